@@ -1,0 +1,69 @@
+"""gbscore: predict an LLM judge's 0-10 metric-fitness score with embeddings, negative
+sampling and gradient boosting.
+
+>>> from gbscore import build_pipeline, load_competition
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("gbscore")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+from .augment import BandLabels, NegativeSampler, SimilarityLabels, conversation_groups
+from .data import CompetitionData, load_competition, load_records, normalize_records, write_submission
+from .exceptions import (
+    ConfigError,
+    DataError,
+    EncoderUnavailableError,
+    GbscoreError,
+    MissingDependencyError,
+    UnknownMetricError,
+)
+from .features import (
+    CharTfidfEncoder,
+    EmbeddingFeaturizer,
+    InteractionFeatures,
+    SentenceTransformerEncoder,
+    TableFeatures,
+)
+from .models import CatBoostScoreRegressor, LightGBMScoreRegressor, RidgeScoreRegressor, resolve_device
+from .persist import load_model, save_model
+from .pipeline import DEFAULT_CONFIG, ScorePipeline, build_pipeline
+from .validation import CVResult, cross_validate
+
+__all__ = [
+    "BandLabels",
+    "CVResult",
+    "CatBoostScoreRegressor",
+    "CharTfidfEncoder",
+    "CompetitionData",
+    "ConfigError",
+    "DEFAULT_CONFIG",
+    "DataError",
+    "EmbeddingFeaturizer",
+    "EncoderUnavailableError",
+    "GbscoreError",
+    "InteractionFeatures",
+    "LightGBMScoreRegressor",
+    "MissingDependencyError",
+    "NegativeSampler",
+    "RidgeScoreRegressor",
+    "ScorePipeline",
+    "SentenceTransformerEncoder",
+    "SimilarityLabels",
+    "TableFeatures",
+    "UnknownMetricError",
+    "__version__",
+    "build_pipeline",
+    "conversation_groups",
+    "cross_validate",
+    "load_competition",
+    "load_model",
+    "load_records",
+    "normalize_records",
+    "resolve_device",
+    "save_model",
+    "write_submission",
+]

@@ -1,0 +1,491 @@
+"""Negative sampling: synthetic low-fit rows added during ``fit`` only.
+
+The hidden test set of this problem pairs many conversations with a metric that does not fit
+them, and the judge scores those pairs low, while train is ~91% scores of 9 or 10 (see
+DOMAIN.md). :class:`NegativeSampler` closes that gap by adding rows whose metric (or text) was
+swapped, labelled by a :class:`LabelPolicy`.
+
+It is an imbalanced-learn style *sampler*: it exposes ``fit_resample`` and no ``transform``, so
+imbalanced-learn's :class:`~imblearn.pipeline.Pipeline` (and :class:`gbscore.pipeline.ScorePipeline`)
+calls it while fitting and skips it in ``predict``.
+
+It sits *before* the embedding featurizer and works on the tidy table (metric name + texts)
+rather than on embedding blocks. That keeps the label policy working on metric names and
+families, and costs no re-encoding: a synthetic row only re-uses strings that are already in the
+table, and the featurizer encodes each unique string once and looks the rest up.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .data import TEXT_COLUMNS
+
+__all__ = [
+    "DEFAULT_GENERAL_METRICS",
+    "BandLabels",
+    "LabelPolicy",
+    "NegativeSampler",
+    "SimilarityLabels",
+    "conversation_groups",
+    "metric_family",
+]
+
+#: Substrings marking metrics that apply to any conversation (DOMAIN.md: fluency, grammar,
+#: relevance, accuracy, truthfulness stay fairly high when swapped in).
+DEFAULT_GENERAL_METRICS = ("fluency", "grammat", "relevance", "accuracy", "truthfulness")
+
+STRATEGIES = ("swap_random", "swap_near", "swap_far", "text_shuffle", "response_mismatch")
+
+
+def metric_family(name):
+    """The part of a metric name before the first ``/`` (the whole name if there is none)."""
+    return str(name).split("/", 1)[0]
+
+
+def conversation_groups(X):
+    """Integer id per row, equal for rows that share (system prompt, user prompt, response).
+
+    Rows with the same conversation under different metrics must land in the same CV fold,
+    otherwise a held-out row's text has been seen in training.
+    """
+    cols = [c for c in TEXT_COLUMNS if c in X.columns]
+    if not cols:
+        raise ValueError(f"conversation_groups needs at least one of the columns {TEXT_COLUMNS}")
+    keys = pd.util.hash_pandas_object(X[cols].astype(str), index=False).to_numpy()
+    return pd.factorize(keys)[0].astype(np.int64)
+
+
+def _check_band(name, band):
+    try:
+        low, high = (float(v) for v in band)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high), got {band!r}") from None
+    if not (0.0 <= low <= high <= 10.0):
+        raise ValueError(
+            f"{name}={band!r} is not a band inside [0, 10] with low <= high; "
+            "labels are judge scores from 0 to 10"
+        )
+    return low, high
+
+
+class LabelPolicy(BaseEstimator):
+    """Base class of label policies: how a synthetic row is labelled.
+
+    A policy is fitted on the metric vocabulary and a metric-similarity matrix, then labels
+    synthetic rows from their strategy, source metric, target metric and source score.
+    Subclasses implement :meth:`relation` and :meth:`label`.
+    """
+
+    def fit(self, metric_names, similarity):
+        self.metric_names_ = np.asarray(metric_names, dtype=object)
+        self.similarity_ = np.asarray(similarity, dtype=np.float64)
+        return self
+
+    def relation(self, source, target, strategy):
+        """Relation name per synthetic row ('unrelated', 'related', 'general', 'mismatch')."""
+        raise NotImplementedError
+
+    def label(self, relation, source_score, rng):
+        """Label per synthetic row."""
+        raise NotImplementedError
+
+
+class BandLabels(LabelPolicy):
+    """Every synthetic row gets a label drawn uniformly from one band.
+
+    DOMAIN.md: labelling swaps uniformly in 0-4 beat labelling them 0.
+
+    Parameters
+    ----------
+    band : tuple of float, default=(0, 4)
+        ``(low, high)`` inside [0, 10].
+    """
+
+    def __init__(self, *, band=(0.0, 4.0)):
+        self.band = band
+
+    def fit(self, metric_names, similarity):
+        _check_band("band", self.band)
+        return super().fit(metric_names, similarity)
+
+    def relation(self, source, target, strategy):
+        return np.full(len(source), "unrelated", dtype=object)
+
+    def label(self, relation, source_score, rng):
+        low, high = _check_band("band", self.band)
+        return rng.uniform(low, high, size=len(relation))
+
+
+class SimilarityLabels(LabelPolicy):
+    """Labels that follow how related the swapped-in metric is to the conversation's own.
+
+    * ``general``: the target metric applies to any conversation (fluency, grammar, ...):
+      a high-ish band.
+    * ``related``: same family, or among the ``n_related`` nearest metrics of the source in
+      the similarity matrix: a middle band.
+    * ``unrelated``: anything else: a low band.
+    * ``mismatch``: the response belongs to another prompt: the lowest band, whatever the metric.
+
+    A synthetic label never exceeds the source row's own score: a swap does not make a bad
+    conversation better.
+
+    Parameters
+    ----------
+    unrelated, related, general, mismatch : tuple of float
+        ``(low, high)`` bands inside [0, 10].
+    n_related : int, default=5
+        How many nearest metrics (by similarity) count as related.
+    general_metrics : tuple of str or None, default=DEFAULT_GENERAL_METRICS
+        Substrings; a metric whose name contains one is general. ``None`` or ``()`` disables.
+    """
+
+    def __init__(
+        self,
+        *,
+        unrelated=(0.0, 4.0),
+        related=(4.0, 7.5),
+        general=(6.0, 9.0),
+        mismatch=(0.0, 3.0),
+        n_related=5,
+        general_metrics=DEFAULT_GENERAL_METRICS,
+    ):
+        self.unrelated = unrelated
+        self.related = related
+        self.general = general
+        self.mismatch = mismatch
+        self.n_related = n_related
+        self.general_metrics = general_metrics
+
+    def fit(self, metric_names, similarity):
+        for name in ("unrelated", "related", "general", "mismatch"):
+            _check_band(name, getattr(self, name))
+        if not isinstance(self.n_related, numbers.Integral) or self.n_related < 0:
+            raise ValueError(f"n_related must be an integer >= 0, got {self.n_related!r}")
+        super().fit(metric_names, similarity)
+        families = np.array([metric_family(m) for m in self.metric_names_], dtype=object)
+        related = families[:, None] == families[None, :]
+        if self.n_related:
+            sim = self.similarity_.copy()
+            np.fill_diagonal(sim, -np.inf)
+            k = min(self.n_related, len(sim) - 1)
+            nearest = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+            related[np.arange(len(sim))[:, None], nearest] = True
+        self.related_ = related
+        subs = tuple(self.general_metrics or ())
+        self.is_general_ = np.array(
+            [any(s in str(m) for s in subs) for m in self.metric_names_], dtype=bool
+        )
+        return self
+
+    def relation(self, source, target, strategy):
+        out = np.where(self.related_[source, target], "related", "unrelated").astype(object)
+        out[self.is_general_[target]] = "general"
+        out[np.asarray(strategy) == "response_mismatch"] = "mismatch"
+        return out
+
+    def label(self, relation, source_score, rng):
+        labels = np.empty(len(relation))
+        for name in ("unrelated", "related", "general", "mismatch"):
+            mask = relation == name
+            low, high = _check_band(name, getattr(self, name))
+            labels[mask] = rng.uniform(low, high, size=int(mask.sum()))
+        return np.minimum(labels, source_score)
+
+
+def _metric_similarity(names, metric_embeddings):
+    """Cosine similarity between metrics.
+
+    From the given metric embeddings when they cover every name; otherwise from TF-IDF over
+    the words of the names, which needs no model and already captures shared families and
+    shared words ("toxicity", "privacy").
+    """
+    if metric_embeddings is not None:
+        table = _as_embedding_table(metric_embeddings)
+        if set(names) <= set(table.index):
+            vec = normalize(table.loc[list(names)].to_numpy(dtype=np.float64))
+            return vec @ vec.T
+    words = [str(n).replace("/", " ").replace("_", " ") for n in names]
+    tfidf = TfidfVectorizer(token_pattern=r"[^\s]+", sublinear_tf=True).fit_transform(words)
+    return (tfidf @ tfidf.T).toarray()
+
+
+def _as_embedding_table(metric_embeddings):
+    if isinstance(metric_embeddings, pd.DataFrame):
+        return metric_embeddings
+    names, array = metric_embeddings
+    return pd.DataFrame(np.asarray(array), index=list(names))
+
+
+class NegativeSampler(BaseEstimator):
+    """Add synthetic mismatched rows to the training table (``fit_resample`` only).
+
+    Each strategy's value is how many synthetic rows it adds per real row (0.5 adds one for
+    every other row; 2 adds two per row). Strategies:
+
+    * ``swap_random``: the row's metric replaced by another metric drawn uniformly.
+    * ``swap_near``: replaced by one of its ``n_near`` most similar metrics (hard negatives).
+    * ``swap_far``: replaced by one from the least similar half.
+    * ``text_shuffle``: another row's conversation (system prompt, prompt, response) under this
+      row's metric.
+    * ``response_mismatch``: this row's prompts with another row's response.
+
+    Parameters
+    ----------
+    swap_random, swap_near, swap_far, text_shuffle, response_mismatch : float >= 0
+        Synthetic rows per real row for each strategy.
+    label_policy : {"similarity", "band"} or LabelPolicy, default="similarity"
+        How synthetic rows are labelled: :class:`SimilarityLabels` (default) or
+        :class:`BandLabels`, or a configured instance of either.
+    n_near : int, default=5
+        Size of the neighbourhood ``swap_near`` draws from.
+    metric_embeddings : DataFrame or (names, array), default=None
+        Vectors used for metric similarity (e.g. the competition's metric embeddings). When
+        absent or not covering every metric, TF-IDF over the metric names' words is used.
+    metric_names : list of str, default=None
+        Extra metrics that may be swapped in besides those present in ``X``.
+    synthetic_weight : float > 0, default=1.0
+        Value of ``sample_weight_`` for synthetic rows (real rows get 1).
+    random_state : int, RandomState or None, default=None
+        Seed; two calls with the same seed give the same rows and labels.
+
+    Attributes
+    ----------
+    sample_indices_ : ndarray of shape (n_out,)
+        Row of ``X`` each output row was built from (its metric's source row).
+    synthetic_mask_ : ndarray of bool, shape (n_out,)
+        True for the rows this sampler added.
+    groups_ : ndarray of int, shape (n_out,)
+        Conversation group of the source row; a real row and its synthetic copies share it.
+    strategy_ : ndarray of str, shape (n_out,)
+        ``"real"`` or the strategy that made the row.
+    relation_ : ndarray of str, shape (n_out,)
+        ``"real"`` or the label policy's relation for the row.
+    sample_weight_ : ndarray of shape (n_out,)
+        1 for real rows, ``synthetic_weight`` for synthetic ones.
+    metric_names_ : ndarray of str
+        The metric vocabulary swaps draw from.
+    label_policy_ : LabelPolicy
+        The fitted policy.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"metric_name": ["a/x", "b", "c"], "system_prompt": "",
+    ...                   "user_prompt": ["hi", "yo", "hey"], "response": ["r1", "r2", "r3"]})
+    >>> sampler = NegativeSampler(swap_random=1, swap_near=0, swap_far=0,
+    ...                           response_mismatch=0, random_state=0)
+    >>> Xr, yr = sampler.fit_resample(X, [9, 10, 9])
+    >>> len(Xr), int(sampler.synthetic_mask_.sum())
+    (6, 3)
+    """
+
+    _estimator_type = "sampler"
+
+    _parameter_constraints: dict = {
+        **{s: [Interval(numbers.Real, 0, None, closed="left")] for s in STRATEGIES},
+        "label_policy": [StrOptions({"similarity", "band"}), LabelPolicy],
+        "n_near": [Interval(numbers.Integral, 1, None, closed="left")],
+        "metric_embeddings": [pd.DataFrame, tuple, None],
+        "metric_names": ["array-like", None],
+        "synthetic_weight": [Interval(numbers.Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        swap_random=1.0,
+        swap_near=0.5,
+        swap_far=0.5,
+        text_shuffle=0.0,
+        response_mismatch=0.25,
+        label_policy="similarity",
+        n_near=5,
+        metric_embeddings=None,
+        metric_names=None,
+        synthetic_weight=1.0,
+        random_state=None,
+    ):
+        self.swap_random = swap_random
+        self.swap_near = swap_near
+        self.swap_far = swap_far
+        self.text_shuffle = text_shuffle
+        self.response_mismatch = response_mismatch
+        self.label_policy = label_policy
+        self.n_near = n_near
+        self.metric_embeddings = metric_embeddings
+        self.metric_names = metric_names
+        self.synthetic_weight = synthetic_weight
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Validate and fit the vocabulary and label policy; use :meth:`fit_resample`."""
+        self.fit_resample(X, y)
+        return self
+
+    def fit_resample(self, X, y, **params):
+        """Return ``X`` and ``y`` with synthetic rows appended after the real ones.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Tidy table with ``metric_name`` and the text columns.
+        y : array-like of shape (n_samples,)
+            Scores in [0, 10].
+
+        Returns
+        -------
+        X_resampled : DataFrame
+            Real rows (in order, index reset) then synthetic rows.
+        y_resampled : ndarray of float
+        """
+        self._validate_params()
+        X, y = self._check_input(X, y)
+        rng = check_random_state(self.random_state)
+        n = len(X)
+
+        names = pd.unique(
+            np.concatenate([X["metric_name"].to_numpy(dtype=object), np.asarray(self.metric_names or [], dtype=object)])
+        )
+        if len(names) < 2:
+            raise ValueError(
+                "NegativeSampler needs at least 2 distinct metrics to swap between; "
+                f"got {len(names)} ({list(names)!r}) in column 'metric_name'"
+            )
+        self.metric_names_ = np.asarray(names, dtype=object)
+        similarity = _metric_similarity(list(names), self.metric_embeddings)
+        policy = self.label_policy
+        if isinstance(policy, str):
+            policy = SimilarityLabels() if policy == "similarity" else BandLabels()
+        self.label_policy_ = clone(policy).fit(names, similarity)
+
+        metric_idx = pd.Index(names).get_indexer(X["metric_name"])
+        groups = conversation_groups(X)
+        n_metrics = len(names)
+        order = np.argsort(-np.where(np.eye(n_metrics, dtype=bool), -np.inf, similarity), axis=1, kind="stable")
+        near = order[:, : min(self.n_near, n_metrics - 1)]
+        far = order[:, max(1, (n_metrics - 1) // 2) : n_metrics - 1]
+
+        parts = []  # (strategy, source rows, target metric or None, donor rows or None)
+        for strategy in STRATEGIES:
+            src = self._draw_sources(getattr(self, strategy), n, rng)
+            if len(src) == 0:
+                continue
+            m = metric_idx[src]
+            if strategy == "swap_random":
+                target = rng.integers(0, n_metrics - 1, size=len(src))
+                target = target + (target >= m)
+                parts.append((strategy, src, target, None))
+            elif strategy in ("swap_near", "swap_far"):
+                pool = near if strategy == "swap_near" else far
+                target = pool[m, rng.integers(0, pool.shape[1], size=len(src))]
+                parts.append((strategy, src, target, None))
+            else:
+                donor = self._draw_donors(src, metric_idx, groups, strategy, rng)
+                keep = donor >= 0
+                parts.append((strategy, src[keep], None, donor[keep]))
+
+        frames = [X]
+        y_parts = [y]
+        sources = [np.arange(n)]
+        strategies = [np.full(n, "real", dtype=object)]
+        relations = [np.full(n, "real", dtype=object)]
+        out_groups = [groups]
+        for strategy, src, target, donor in parts:
+            rows = X.iloc[src].reset_index(drop=True)
+            if strategy.startswith("swap"):
+                rows["metric_name"] = names[target]
+                policy_source, policy_target, group = metric_idx[src], target, groups[src]
+            elif strategy == "text_shuffle":
+                # the donor's whole conversation under this row's metric: as if the donor's
+                # metric had been swapped for this one.
+                donor_rows = X.iloc[donor].reset_index(drop=True)
+                rows[list(TEXT_COLUMNS)] = donor_rows[list(TEXT_COLUMNS)]
+                policy_source, policy_target, group = metric_idx[donor], metric_idx[src], groups[donor]
+            else:  # response_mismatch
+                rows["response"] = X["response"].to_numpy(dtype=object)[donor]
+                policy_source, policy_target, group = metric_idx[src], metric_idx[src], groups[src]
+            source_score = y[donor] if strategy == "text_shuffle" else y[src]
+            relation = self.label_policy_.relation(
+                policy_source, policy_target, np.full(len(src), strategy, dtype=object)
+            )
+            labels = self.label_policy_.label(relation, source_score, rng)
+            frames.append(rows)
+            y_parts.append(np.clip(labels, 0.0, 10.0))
+            sources.append(src)
+            strategies.append(np.full(len(src), strategy, dtype=object))
+            relations.append(relation)
+            out_groups.append(group)
+
+        X_out = pd.concat(frames, ignore_index=True)
+        y_out = np.concatenate(y_parts).astype(np.float64)
+        self.sample_indices_ = np.concatenate(sources)
+        self.strategy_ = np.concatenate(strategies)
+        self.relation_ = np.concatenate(relations)
+        self.synthetic_mask_ = self.strategy_ != "real"
+        self.groups_ = np.concatenate(out_groups)
+        self.sample_weight_ = np.where(self.synthetic_mask_, float(self.synthetic_weight), 1.0)
+        return X_out, y_out
+
+    @staticmethod
+    def _draw_sources(ratio, n, rng):
+        """Every row ``floor(ratio)`` times, plus a random ``frac(ratio)`` share of rows once more."""
+        whole = int(np.floor(ratio))
+        extra = int(round((ratio - whole) * n))
+        src = [np.tile(np.arange(n), whole)]
+        if extra:
+            src.append(rng.choice(n, size=extra, replace=False))
+        return np.concatenate(src).astype(np.int64)
+
+    @staticmethod
+    def _draw_donors(src, metric_idx, groups, strategy, rng):
+        """A donor row per source row from another conversation (and, for text shuffle,
+        another metric); -1 where none was found after a few tries."""
+        n = len(groups)
+        donor = rng.integers(0, n, size=len(src))
+        for _ in range(8):
+            bad = groups[donor] == groups[src]
+            if strategy == "text_shuffle":
+                bad |= metric_idx[donor] == metric_idx[src]
+            if not bad.any():
+                break
+            donor[bad] = rng.integers(0, n, size=int(bad.sum()))
+        else:
+            donor[bad] = -1
+        return donor
+
+    def _check_input(self, X, y):
+        if not isinstance(X, pd.DataFrame) or "metric_name" not in X.columns:
+            got = type(X).__name__ if not isinstance(X, pd.DataFrame) else f"columns {list(X.columns)}"
+            raise ValueError(
+                "NegativeSampler works on the tidy table (a DataFrame with 'metric_name' and "
+                f"the text columns {TEXT_COLUMNS}); got {got}. Put it before the featurizer."
+            )
+        missing = [c for c in TEXT_COLUMNS if c not in X.columns]
+        if missing:
+            raise ValueError(f"NegativeSampler: X lacks the text columns {missing}")
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        if len(X) == 0:
+            raise ValueError("NegativeSampler got an empty table")
+        if not np.isfinite(y).all() or (y < 0).any() or (y > 10).any():
+            raise ValueError("y must hold finite scores in [0, 10]")
+        return X.reset_index(drop=True), y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        return tags
+

@@ -1,0 +1,248 @@
+"""Interaction features between the metric embedding and each text embedding."""
+
+from __future__ import annotations
+
+import numbers
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.cross_decomposition import PLSSVD
+from sklearn.decomposition import PCA
+from sklearn.random_projection import GaussianRandomProjection
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["InteractionFeatures", "embedding_blocks"]
+
+_BLOCK_RE = re.compile(r"^(?P<block>.+)__(?P<i>\d+)$")
+
+
+def embedding_blocks(feature_names):
+    """Map block name -> column positions, for columns named ``<block>__<int>``.
+
+    This is the naming contract of :class:`~gbscore.features.EmbeddingFeaturizer`
+    (``metric_text__0``, ``response__383``, ...). Other columns (statistics) are not blocks.
+    """
+    blocks = {}
+    for pos, name in enumerate(feature_names):
+        m = _BLOCK_RE.match(str(name))
+        if m and not m["block"].startswith(("len", "words", "empty", "script_", "markdown", "lines")):
+            blocks.setdefault(m["block"], []).append(pos)
+    return {b: np.asarray(p) for b, p in blocks.items() if len(p) > 1}
+
+
+def _unit(a):
+    norm = np.linalg.norm(a, axis=1, keepdims=True)
+    return a / np.maximum(norm, 1e-12)
+
+
+class InteractionFeatures(TransformerMixin, BaseEstimator):
+    """Metric-by-text interaction features, appended to (or replacing) the input columns.
+
+    For the metric block ``M`` and each text block ``T`` of the same width (the metric block
+    must come from the same encoder as the texts; the competition's given metric embeddings
+    do not, so they are never paired):
+
+    * ``cos__M__T``: cosine similarity. With the metric *name* encoded by the text encoder this
+      is the strongest single signal of whether a metric fits a conversation.
+    * ``prod__M__T__k`` / ``absdiff__M__T__k``: the elementwise product and absolute difference,
+      reduced to ``n_components`` by PCA (or a Gaussian random projection) fitted in ``fit``.
+    * ``bilinear__M__T__k``: a rank-``bilinear_rank`` bilinear form. PLS-SVD finds paired
+      directions ``u_k, v_k`` of maximal metric/text covariance; the feature is
+      ``(M u_k) * (T v_k)``, so the regressor learns ``M^T (sum_k w_k u_k v_k^T) T``.
+
+    Between text blocks: ``cos__user_prompt__response`` (prompt-response topic divergence),
+    ``cos__system_prompt__response`` and ``cos__system_prompt__user_prompt``.
+
+    Blocks are found from the input's column names (``<block>__<int>``); fit on a DataFrame
+    (e.g. after ``set_output(transform="pandas")``) or pass ``feature_names``.
+
+    Parameters
+    ----------
+    metric_block : str, default="metric_text"
+        The metric block paired with each text block.
+    text_blocks : tuple of str or "auto", default="auto"
+        Text blocks; ``"auto"`` takes every block not starting with ``metric_``.
+    n_components : int, default=16
+        Size of each reduced product / absolute-difference block (0 disables them).
+    reduction : {"pca", "random"}, default="pca"
+        How products and differences are reduced.
+    bilinear_rank : int, default=8
+        Rank of the bilinear term (0 disables it).
+    passthrough : {"all", "non_embedding", "none"}, default="all"
+        Which input columns are kept in the output: all, only those not in an embedding
+        block (statistics, metric family), or none.
+    feature_names : array-like of str, default=None
+        Column names of a plain-array input.
+    random_state : int, RandomState or None, default=0
+        Seed of the PCA solver and random projection.
+    """
+
+    _parameter_constraints: dict = {
+        "metric_block": [str],
+        "text_blocks": [StrOptions({"auto"}), tuple, list],
+        "n_components": [Interval(numbers.Integral, 0, None, closed="left")],
+        "reduction": [StrOptions({"pca", "random"})],
+        "bilinear_rank": [Interval(numbers.Integral, 0, None, closed="left")],
+        "passthrough": [StrOptions({"all", "non_embedding", "none"})],
+        "feature_names": ["array-like", None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        metric_block="metric_text",
+        text_blocks="auto",
+        n_components=16,
+        reduction="pca",
+        bilinear_rank=8,
+        passthrough="all",
+        feature_names=None,
+        random_state=0,
+    ):
+        self.metric_block = metric_block
+        self.text_blocks = text_blocks
+        self.n_components = n_components
+        self.reduction = reduction
+        self.bilinear_rank = bilinear_rank
+        self.passthrough = passthrough
+        self.feature_names = feature_names
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        self._validate_params()
+        names = self._input_names(X)
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = len(names)
+        blocks = embedding_blocks(names)
+        if self.metric_block not in blocks:
+            raise ValueError(
+                f"InteractionFeatures: metric_block={self.metric_block!r} is not among the input's "
+                f"embedding blocks {sorted(blocks)}; columns must be named '<block>__<i>' "
+                "(fit on the featurizer's pandas output or pass feature_names)"
+            )
+        if self.text_blocks == "auto":
+            text = [b for b in blocks if not b.startswith("metric_")]
+        else:
+            text = list(self.text_blocks)
+            unknown = [b for b in text if b not in blocks]
+            if unknown:
+                raise ValueError(
+                    f"InteractionFeatures: text_blocks {unknown} not found; blocks are {sorted(blocks)}"
+                )
+        dim = len(blocks[self.metric_block])
+        self.blocks_ = blocks
+        self.text_blocks_ = [b for b in text if len(blocks[b]) == dim]
+        A = self._array(X)
+        M = _unit(A[:, blocks[self.metric_block]])
+        self.reducers_ = {}
+        self.bilinear_ = {}
+        k = min(self.n_components, dim, len(A))
+        for t in self.text_blocks_:
+            T = _unit(A[:, blocks[t]])
+            if k:
+                for kind, Z in (("prod", M * T), ("absdiff", np.abs(M - T))):
+                    if self.reduction == "pca":
+                        red = PCA(n_components=k, random_state=self.random_state)
+                    else:
+                        red = GaussianRandomProjection(n_components=k, random_state=self.random_state)
+                    self.reducers_[(kind, t)] = red.fit(Z)
+            r = min(self.bilinear_rank, dim, len(A) - 1)
+            if r > 0:
+                self.bilinear_[t] = PLSSVD(n_components=r, scale=False).fit(M, T)
+        self._feature_names_out = self._build_names()
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "blocks_")
+        names = self._input_names(X)
+        if list(names) != list(self.feature_names_in_):
+            raise ValueError(
+                "InteractionFeatures: the input columns differ from those seen in fit "
+                f"({len(names)} vs {len(self.feature_names_in_)} columns)"
+            )
+        A = self._array(X)
+        blocks = self.blocks_
+        M = _unit(A[:, blocks[self.metric_block]])
+        out = []
+        if self.passthrough == "all":
+            out.append(A)
+        elif self.passthrough == "non_embedding":
+            out.append(A[:, self._non_embedding_positions()])
+        units = {t: _unit(A[:, blocks[t]]) for t in blocks if t != self.metric_block}
+        for t in self.text_blocks_:
+            out.append(np.sum(M * units[t], axis=1, keepdims=True))
+        for a, b in self._text_pairs():
+            out.append(np.sum(units[a] * units[b], axis=1, keepdims=True))
+        for t in self.text_blocks_:
+            T = units[t]
+            for kind, Z in (("prod", M * T), ("absdiff", np.abs(M - T))):
+                if (kind, t) in self.reducers_:
+                    out.append(self.reducers_[(kind, t)].transform(Z))
+            if t in self.bilinear_:
+                xs, ys = self.bilinear_[t].transform(M, T)
+                out.append(xs * ys)
+        return np.hstack(out).astype(np.float32)
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "blocks_")
+        return np.asarray(self._feature_names_out, dtype=object)
+
+    def _build_names(self):
+        names = []
+        if self.passthrough == "all":
+            names += list(self.feature_names_in_)
+        elif self.passthrough == "non_embedding":
+            names += list(self.feature_names_in_[self._non_embedding_positions()])
+        names += [f"cos__{self.metric_block}__{t}" for t in self.text_blocks_]
+        names += [f"cos__{a}__{b}" for a, b in self._text_pairs()]
+        for t in self.text_blocks_:
+            for kind in ("prod", "absdiff"):
+                if (kind, t) in self.reducers_:
+                    k = self.reducers_[(kind, t)].n_components
+                    names += [f"{kind}__{self.metric_block}__{t}__{i}" for i in range(k)]
+            if t in self.bilinear_:
+                names += [
+                    f"bilinear__{self.metric_block}__{t}__{i}"
+                    for i in range(self.bilinear_[t].n_components)
+                ]
+        return names
+
+    def _text_pairs(self):
+        present = set(self.blocks_)
+        pairs = [("user_prompt", "response"), ("system_prompt", "response"), ("system_prompt", "user_prompt")]
+        return [
+            (a, b)
+            for a, b in pairs
+            if a in present and b in present and len(self.blocks_[a]) == len(self.blocks_[b])
+        ]
+
+    def _non_embedding_positions(self):
+        in_block = np.zeros(len(self.feature_names_in_), dtype=bool)
+        for pos in self.blocks_.values():
+            in_block[pos] = True
+        return np.flatnonzero(~in_block)
+
+    def _input_names(self, X):
+        if self.feature_names is not None:
+            names = list(self.feature_names)
+        elif isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+        else:
+            raise ValueError(
+                "InteractionFeatures needs column names to find the embedding blocks: pass a "
+                "DataFrame (set_output(transform='pandas') on the featurizer) or feature_names="
+            )
+        if len(names) != X.shape[1]:
+            raise ValueError(f"feature_names has {len(names)} names but X has {X.shape[1]} columns")
+        return names
+
+    @staticmethod
+    def _array(X):
+        A = X.to_numpy(dtype=np.float32) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=np.float32)
+        if not np.isfinite(A).all():
+            raise ValueError("InteractionFeatures: input contains NaN or infinity")
+        return A

@@ -1,0 +1,427 @@
+"""Regressors (LightGBM, CatBoost, Ridge) and GPU/CPU device resolution.
+
+Each regressor is a small scikit-learn estimator with explicit, tunable hyper-parameters that
+builds the library model in ``fit``. That keeps ``get_params``/``clone``/Optuna simple, lets
+``fit`` hold out an inner validation split for early stopping (the pipeline passes only X, y),
+treats the ``metric_family`` column as categorical when present, and clips predictions to the
+judge's [0, 10] scale.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = [
+    "CatBoostScoreRegressor",
+    "LightGBMScoreRegressor",
+    "RidgeScoreRegressor",
+    "cuda_available",
+    "resolve_device",
+]
+
+log = logging.getLogger("gbscore")
+
+CATEGORICAL_COLUMNS = ("metric_family",)
+
+
+@functools.cache
+def cuda_available():
+    """Whether a CUDA device is visible (via torch, which sentence-transformers already needs)."""
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # a broken torch install means no usable GPU, not a crash
+        return False
+
+
+@functools.cache
+def _lightgbm_gpu_works():
+    import lightgbm as lgb
+
+    try:
+        X = np.random.default_rng(0).normal(size=(64, 2))
+        lgb.train({"device_type": "gpu", "verbose": -1, "num_iterations": 1}, lgb.Dataset(X, X[:, 0]))
+        return True, ""
+    except Exception as exc:  # LightGBMError: built without GPU support / no OpenCL device
+        return False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def resolve_device(device, *, library="catboost"):
+    """Turn ``"auto" | "cpu" | "gpu"`` into the device a library will use.
+
+    ``"auto"`` picks the GPU when one is usable and otherwise falls back to the CPU with one
+    log line saying why; it never raises on a machine without a GPU. ``"gpu"`` raises a clear
+    error when no GPU is usable.
+    """
+    if device not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', got {device!r}")
+    if device == "cpu":
+        return "cpu"
+    if library == "lightgbm":
+        ok, why = _lightgbm_gpu_works()
+        why = why or "LightGBM's GPU device is unusable"
+    else:
+        ok = cuda_available()
+        why = "no CUDA device is visible"
+    if ok:
+        return "gpu"
+    if device == "gpu":
+        raise RuntimeError(
+            f"device='gpu' was asked for {library}, but {why}. Use device='auto' or 'cpu'. "
+            "LightGBM's pip wheel has the OpenCL 'gpu' device; its CUDA device needs a source "
+            "build (cmake -DUSE_CUDA=1)."
+        )
+    _log_fallback(library, why)
+    return "cpu"
+
+
+@functools.cache
+def _log_fallback(library, why):
+    log.info("%s: device='auto' uses the CPU because %s", library, why)
+
+
+def _split_for_early_stopping(X, y, fraction, random_state):
+    if not fraction or len(y) < 50:
+        return X, y, None
+    X_tr, X_val, y_tr, y_val = train_test_split(X, y, test_size=fraction, random_state=random_state)
+    return X_tr, y_tr, (X_val, y_val)
+
+
+def _categorical(X):
+    return [c for c in CATEGORICAL_COLUMNS if isinstance(X, pd.DataFrame) and c in X.columns]
+
+
+class _ScoreRegressor(RegressorMixin, BaseEstimator):
+    """Shared input checks and clipping."""
+
+    def _check_fit_input(self, X, y):
+        validate_data(self, X, y, y_numeric=True, skip_check_array=True)
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinity")
+        return y
+
+    def _finish(self, pred):
+        pred = np.asarray(pred, dtype=np.float64).ravel()
+        return np.clip(pred, 0.0, 10.0) if self.clip else pred
+
+    def _check_predict_input(self, X):
+        check_is_fitted(self)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return X
+
+
+class LightGBMScoreRegressor(_ScoreRegressor):
+    """LightGBM gradient boosting with inner-split early stopping.
+
+    Parameters
+    ----------
+    n_estimators : int, default=1500
+        Upper bound on boosting rounds; early stopping usually ends far sooner.
+    learning_rate : float, default=0.05
+    num_leaves : int, default=31
+    min_child_samples : int, default=20
+    subsample : float, default=0.8
+        Row bagging fraction (applied every round).
+    colsample_bytree : float, default=0.5
+    reg_lambda : float, default=1.0
+    early_stopping_fraction : float, default=0.1
+        Share of the training rows held out to stop boosting; 0 disables early stopping.
+    early_stopping_rounds : int, default=50
+    device : {"auto", "cpu", "gpu"}, default="auto"
+        ``gpu`` is LightGBM's OpenCL device (in the pip wheel). CUDA needs a source build.
+    n_jobs : int, default=-1
+    clip : bool, default=True
+        Clip predictions to [0, 10].
+    random_state : int, default=0
+    params : dict, default=None
+        Any other ``lightgbm.LGBMRegressor`` arguments.
+    """
+
+    _parameter_constraints: dict = {
+        "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "num_leaves": [Interval(numbers.Integral, 2, None, closed="left")],
+        "min_child_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "subsample": [Interval(numbers.Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(numbers.Real, 0, 1, closed="right")],
+        "reg_lambda": [Interval(numbers.Real, 0, None, closed="left")],
+        "early_stopping_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "early_stopping_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [StrOptions({"auto", "cpu", "gpu"})],
+        "n_jobs": [numbers.Integral],
+        "clip": ["boolean"],
+        "random_state": [numbers.Integral],
+        "params": [dict, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_estimators=1500,
+        learning_rate=0.05,
+        num_leaves=31,
+        min_child_samples=20,
+        subsample=0.8,
+        colsample_bytree=0.5,
+        reg_lambda=1.0,
+        early_stopping_fraction=0.1,
+        early_stopping_rounds=50,
+        device="auto",
+        n_jobs=-1,
+        clip=True,
+        random_state=0,
+        params=None,
+    ):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_fraction = early_stopping_fraction
+        self.early_stopping_rounds = early_stopping_rounds
+        self.device = device
+        self.n_jobs = n_jobs
+        self.clip = clip
+        self.random_state = random_state
+        self.params = params
+
+    def fit(self, X, y, sample_weight=None, callbacks=None):
+        """Fit, stopping early on an inner split. ``callbacks`` go to LightGBM (e.g. pruning)."""
+        import lightgbm as lgb
+
+        self._validate_params()
+        y = self._check_fit_input(X, y)
+        self.device_ = resolve_device(self.device, library="lightgbm")
+        model = lgb.LGBMRegressor(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            subsample=self.subsample,
+            subsample_freq=1 if self.subsample < 1 else 0,
+            colsample_bytree=self.colsample_bytree,
+            reg_lambda=self.reg_lambda,
+            device_type=self.device_,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+            deterministic=True,
+            force_col_wise=True,
+            verbose=-1,
+            **(self.params or {}),
+        )
+        fit_kw = {"categorical_feature": _categorical(X) or "auto", "callbacks": list(callbacks or [])}
+        idx = np.arange(len(y))
+        tr, val, _ = _split_for_early_stopping(idx, idx, self.early_stopping_fraction, self.random_state)
+        if val is not None:
+            val = val[0]
+            fit_kw["eval_set"] = [(_rows(X, val), y[val])]
+            fit_kw["callbacks"].append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        weight = None if sample_weight is None else np.asarray(sample_weight)[tr]
+        model.fit(_rows(X, tr), y[tr], sample_weight=weight, **fit_kw)
+        self.model_ = model
+        self.best_iteration_ = model.best_iteration_ or model.n_estimators
+        self.feature_importances_ = model.feature_importances_
+        return self
+
+    def predict(self, X):
+        X = self._check_predict_input(X)
+        return self._finish(self.model_.predict(X))
+
+
+class CatBoostScoreRegressor(_ScoreRegressor):
+    """CatBoost with inner-split early stopping and ``task_type="GPU"`` when CUDA is visible.
+
+    Parameters
+    ----------
+    iterations : int, default=2000
+    learning_rate : float, default=0.06
+    depth : int, default=6
+    l2_leaf_reg : float, default=3.0
+    rsm : float, default=None
+        Feature subsampling per split (CPU only); ``None`` uses CatBoost's default.
+    loss_function : str, default="RMSE"
+        ``"RMSEWithUncertainty"`` makes :meth:`predict_uncertainty` meaningful.
+    early_stopping_fraction : float, default=0.1
+    early_stopping_rounds : int, default=100
+    device : {"auto", "cpu", "gpu"}, default="auto"
+    thread_count : int, default=-1
+    clip : bool, default=True
+    random_state : int, default=0
+    params : dict, default=None
+        Any other ``catboost.CatBoostRegressor`` arguments.
+    """
+
+    _parameter_constraints: dict = {
+        "iterations": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "depth": [Interval(numbers.Integral, 1, 16, closed="both")],
+        "l2_leaf_reg": [Interval(numbers.Real, 0, None, closed="left")],
+        "rsm": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "loss_function": [StrOptions({"RMSE", "RMSEWithUncertainty", "MAE", "Huber:delta=1.0"})],
+        "early_stopping_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "early_stopping_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [StrOptions({"auto", "cpu", "gpu"})],
+        "thread_count": [numbers.Integral],
+        "clip": ["boolean"],
+        "random_state": [numbers.Integral],
+        "params": [dict, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        iterations=2000,
+        learning_rate=0.06,
+        depth=6,
+        l2_leaf_reg=3.0,
+        rsm=None,
+        loss_function="RMSE",
+        early_stopping_fraction=0.1,
+        early_stopping_rounds=100,
+        device="auto",
+        thread_count=-1,
+        clip=True,
+        random_state=0,
+        params=None,
+    ):
+        self.iterations = iterations
+        self.learning_rate = learning_rate
+        self.depth = depth
+        self.l2_leaf_reg = l2_leaf_reg
+        self.rsm = rsm
+        self.loss_function = loss_function
+        self.early_stopping_fraction = early_stopping_fraction
+        self.early_stopping_rounds = early_stopping_rounds
+        self.device = device
+        self.thread_count = thread_count
+        self.clip = clip
+        self.random_state = random_state
+        self.params = params
+
+    def fit(self, X, y, sample_weight=None):
+        from catboost import CatBoostRegressor, Pool
+
+        self._validate_params()
+        y = self._check_fit_input(X, y)
+        self.device_ = resolve_device(self.device, library="catboost")
+        cat = _categorical(X)
+        X = _catboost_frame(X, cat)
+        kw = dict(
+            iterations=self.iterations,
+            learning_rate=self.learning_rate,
+            depth=self.depth,
+            l2_leaf_reg=self.l2_leaf_reg,
+            loss_function=self.loss_function,
+            task_type="GPU" if self.device_ == "gpu" else "CPU",
+            thread_count=self.thread_count,
+            random_seed=self.random_state,
+            allow_writing_files=False,
+            verbose=False,
+            **(self.params or {}),
+        )
+        if self.rsm is not None and self.device_ == "cpu":
+            kw["rsm"] = self.rsm
+        model = CatBoostRegressor(**kw)
+        idx = np.arange(len(y))
+        tr, val, _ = _split_for_early_stopping(idx, idx, self.early_stopping_fraction, self.random_state)
+        weight = None if sample_weight is None else np.asarray(sample_weight)[tr]
+        train_pool = Pool(_rows(X, tr), y[tr], cat_features=cat or None, weight=weight)
+        eval_pool = None
+        if val is not None:
+            eval_pool = Pool(_rows(X, val[0]), y[val[0]], cat_features=cat or None)
+        model.fit(
+            train_pool,
+            eval_set=eval_pool,
+            early_stopping_rounds=self.early_stopping_rounds if eval_pool is not None else None,
+            use_best_model=eval_pool is not None,
+        )
+        self.model_ = model
+        self.best_iteration_ = model.get_best_iteration() or model.tree_count_
+        self.feature_importances_ = model.get_feature_importance()
+        return self
+
+    def predict(self, X):
+        X = self._check_predict_input(X)
+        pred = self.model_.predict(_catboost_frame(X, _categorical(X)))
+        pred = np.asarray(pred)
+        return self._finish(pred[:, 0] if pred.ndim == 2 else pred)
+
+    def predict_uncertainty(self, X):
+        """Predicted standard deviation per row (needs ``loss_function="RMSEWithUncertainty"``)."""
+        X = self._check_predict_input(X)
+        if self.loss_function != "RMSEWithUncertainty":
+            raise ValueError(
+                "predict_uncertainty needs loss_function='RMSEWithUncertainty'; "
+                f"this model was fitted with {self.loss_function!r}"
+            )
+        pred = np.asarray(self.model_.predict(_catboost_frame(X, _categorical(X))))
+        return np.sqrt(np.maximum(pred[:, 1], 0.0))
+
+
+class RidgeScoreRegressor(_ScoreRegressor):
+    """Standardised Ridge regression, the linear base model.
+
+    Parameters
+    ----------
+    alpha : float, default=30.0
+    clip : bool, default=True
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "clip": ["boolean"],
+    }
+
+    def __init__(self, *, alpha=30.0, clip=True):
+        self.alpha = alpha
+        self.clip = clip
+
+    def fit(self, X, y, sample_weight=None):
+        self._validate_params()
+        y = self._check_fit_input(X, y)
+        self.model_ = make_pipeline(StandardScaler(), Ridge(alpha=self.alpha))
+        self.model_.fit(_numeric(X), y, ridge__sample_weight=sample_weight)
+        self.coef_ = self.model_[-1].coef_
+        self.feature_importances_ = np.abs(self.coef_)
+        return self
+
+    def predict(self, X):
+        X = self._check_predict_input(X)
+        return self._finish(self.model_.predict(_numeric(X)))
+
+
+def _rows(X, idx):
+    return X.iloc[idx] if isinstance(X, pd.DataFrame) else np.asarray(X)[idx]
+
+
+def _numeric(X):
+    # Ridge cannot use a categorical code as a number; the boosters get it as categorical.
+    if isinstance(X, pd.DataFrame):
+        X = X.drop(columns=_categorical(X))
+        return X.to_numpy(dtype=np.float32)
+    return np.asarray(X, dtype=np.float32)
+
+
+def _catboost_frame(X, cat):
+    if not cat:
+        return X
+    X = X.copy()
+    for c in cat:
+        X[c] = X[c].astype(np.int64)
+    return X

@@ -1,0 +1,118 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from gbscore.features import InteractionFeatures, TableFeatures
+from gbscore.features._interactions import embedding_blocks
+
+
+def block_frame(n=80, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    cols = {}
+    blocks = {}
+    for b in ("metric_given", "metric_text", "system_prompt", "user_prompt", "response"):
+        width = 12 if b == "metric_given" else d
+        blocks[b] = rng.normal(size=(n, width))
+        for i in range(width):
+            cols[f"{b}__{i}"] = blocks[b][:, i]
+    cols["len__response"] = rng.uniform(size=n)
+    cols["metric_family"] = rng.integers(0, 3, size=n).astype(float)
+    return pd.DataFrame(cols).astype(np.float32), blocks
+
+
+def test_blocks_found_from_names():
+    X, _ = block_frame()
+    blocks = embedding_blocks(X.columns)
+    assert set(blocks) == {"metric_given", "metric_text", "system_prompt", "user_prompt", "response"}
+    assert len(blocks["metric_given"]) == 12
+
+
+def test_cosines_are_correct_and_named():
+    X, blocks = block_frame()
+    tr = InteractionFeatures(n_components=3, bilinear_rank=2, passthrough="none").fit(X)
+    out = pd.DataFrame(tr.transform(X), columns=tr.get_feature_names_out())
+    m, r = blocks["metric_text"], blocks["response"]
+    expected = np.sum(m * r, axis=1) / np.linalg.norm(m, axis=1) / np.linalg.norm(r, axis=1)
+    np.testing.assert_allclose(out["cos__metric_text__response"], expected, rtol=1e-4, atol=1e-5)
+    u = blocks["user_prompt"]
+    expected_pr = np.sum(u * r, axis=1) / np.linalg.norm(u, axis=1) / np.linalg.norm(r, axis=1)
+    np.testing.assert_allclose(out["cos__user_prompt__response"], expected_pr, rtol=1e-4, atol=1e-5)
+    assert "prod__metric_text__response__2" in out.columns
+    assert "absdiff__metric_text__user_prompt__0" in out.columns
+    assert "bilinear__metric_text__system_prompt__1" in out.columns
+    # the given metric embedding (another encoder, other width) is never paired with text
+    assert not any("metric_given" in c for c in out.columns)
+
+
+def test_passthrough_modes_and_row_count():
+    X, _ = block_frame()
+    for mode, kept in (("all", X.shape[1]), ("non_embedding", 2), ("none", 0)):
+        tr = InteractionFeatures(n_components=2, bilinear_rank=1, passthrough=mode).fit(X)
+        out = tr.transform(X)
+        assert out.shape[0] == len(X)
+        assert out.shape[1] == len(tr.get_feature_names_out())
+        assert out.shape[1] - kept == 3 + 3 + 3 * (2 + 2 + 1)
+        assert out.dtype == np.float32
+
+
+def test_set_output_pandas_and_clone():
+    X, _ = block_frame()
+    tr = clone(InteractionFeatures(n_components=2)).set_output(transform="pandas")
+    out = tr.fit_transform(X)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(tr.get_feature_names_out())
+
+
+def test_deterministic_with_seed():
+    X, _ = block_frame()
+    a = InteractionFeatures(reduction="random", random_state=3).fit_transform(X)
+    b = InteractionFeatures(reduction="random", random_state=3).fit_transform(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_plain_array_needs_names():
+    X, _ = block_frame()
+    with pytest.raises(ValueError, match="column names"):
+        InteractionFeatures().fit(X.to_numpy())
+    tr = InteractionFeatures(feature_names=list(X.columns)).fit(X.to_numpy())
+    assert tr.transform(X.to_numpy()).shape[0] == len(X)
+
+
+def test_missing_metric_block_is_explained():
+    X, _ = block_frame()
+    with pytest.raises(ValueError, match="metric_block='metric_name_enc'.*blocks"):
+        InteractionFeatures(metric_block="metric_name_enc").fit(X)
+
+
+def test_columns_must_match_fit():
+    X, _ = block_frame()
+    tr = InteractionFeatures().fit(X)
+    with pytest.raises(ValueError, match="differ from those seen in fit"):
+        tr.transform(X.drop(columns="len__response"))
+
+
+def test_table_features_scripts_lengths_family():
+    X = pd.DataFrame(
+        {
+            "metric_name": ["a/x", "b", "c/y"],
+            "system_prompt": ["", "sys", ""],
+            "user_prompt": ["नमस्ते दुनिया", "வணக்கம்", "hello there"],
+            "response": ["", "## Title\n- item\n- item", "plain"],
+        }
+    )
+    tf = TableFeatures().fit(X.iloc[:2])
+    out = pd.DataFrame(tf.transform(X), columns=tf.get_feature_names_out())
+    assert out["script_devanagari__user_prompt"][0] > 0.9
+    assert out["script_tamil__user_prompt"][1] > 0.9
+    assert out["script_latin__user_prompt"][2] == 1.0
+    assert out["empty__response"].tolist() == [1.0, 0.0, 0.0]
+    assert out["markdown__response"][1] > 0
+    assert out["metric_family"].tolist() == [0.0, 1.0, -1.0]  # family 'c' unseen in fit
+    assert out["len__response"][0] == 0.0
+
+
+def test_table_features_missing_column():
+    X = pd.DataFrame({"metric_name": ["a"], "user_prompt": ["x"], "response": ["y"]})
+    with pytest.raises(ValueError, match=r"lacks the columns \['system_prompt'\]"):
+        TableFeatures().fit(X)

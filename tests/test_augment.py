@@ -1,0 +1,209 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from gbscore.augment import (
+    BandLabels,
+    NegativeSampler,
+    SimilarityLabels,
+    conversation_groups,
+    metric_family,
+)
+
+METRICS = [
+    "toxicity_level/explicit_toxicity",
+    "toxicity_level/implicit_or_subtle_toxicity",
+    "privacy_leakage/prompt_based_pii_leakage",
+    "fluency_score/syntactic_fluency",
+    "jailbreak",
+    "rejection_rate/over_rejection",
+]
+
+
+def make_table(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "metric_name": [METRICS[i % len(METRICS)] for i in range(n)],
+            "system_prompt": ["" if i % 3 == 0 else f"system {i % 7}" for i in range(n)],
+            "user_prompt": [f"question {i}" for i in range(n)],
+            "response": [f"answer {i}" for i in range(n)],
+        }
+    )
+    y = rng.choice([8.0, 9.0, 10.0], size=n)
+    return X, y
+
+
+def test_adds_rows_and_keeps_real_rows_first():
+    X, y = make_table()
+    s = NegativeSampler(swap_random=1, swap_near=0.5, swap_far=0.5, response_mismatch=0.5, random_state=0)
+    Xr, yr = s.fit_resample(X, y)
+    n = len(X)
+    assert len(Xr) == len(yr) == n + n + n // 2 * 3
+    pd.testing.assert_frame_equal(Xr.iloc[:n], X)
+    np.testing.assert_array_equal(yr[:n], y)
+    assert not s.synthetic_mask_[:n].any() and s.synthetic_mask_[n:].all()
+    np.testing.assert_array_equal(s.sample_indices_[:n], np.arange(n))
+    assert len(s.sample_indices_) == len(s.groups_) == len(s.sample_weight_) == len(Xr)
+
+
+def test_swaps_change_the_metric_and_keep_the_text():
+    X, y = make_table()
+    s = NegativeSampler(swap_random=2, swap_near=0, swap_far=0, response_mismatch=0, random_state=1)
+    Xr, _ = s.fit_resample(X, y)
+    syn = Xr[s.synthetic_mask_]
+    src = X.iloc[s.sample_indices_[s.synthetic_mask_]]
+    assert (syn["metric_name"].to_numpy() != src["metric_name"].to_numpy()).all()
+    for col in ("system_prompt", "user_prompt", "response"):
+        np.testing.assert_array_equal(syn[col].to_numpy(), src[col].to_numpy())
+
+
+def test_groups_keep_copies_with_their_conversation():
+    X, y = make_table()
+    X.loc[1, ["system_prompt", "user_prompt", "response"]] = X.loc[0, ["system_prompt", "user_prompt", "response"]]
+    s = NegativeSampler(random_state=0)
+    Xr, _ = s.fit_resample(X, y)
+    base = conversation_groups(X)
+    assert base[0] == base[1]
+    swaps = np.char.startswith(s.strategy_.astype(str), "swap")
+    np.testing.assert_array_equal(s.groups_[swaps], base[s.sample_indices_[swaps]])
+    # the conversation recorded in groups_ is the one whose text the row carries
+    np.testing.assert_array_equal(conversation_groups(Xr)[swaps], conversation_groups(X)[s.sample_indices_[swaps]])
+
+
+def test_band_policy_respected():
+    X, y = make_table()
+    s = NegativeSampler(label_policy=BandLabels(band=(1.0, 3.0)), random_state=0)
+    _, yr = s.fit_resample(X, y)
+    syn = yr[s.synthetic_mask_]
+    assert syn.min() >= 1.0 and syn.max() <= 3.0
+    assert syn.std() > 0.2  # drawn from the band, not a constant
+
+
+def test_similarity_policy_bands_and_cap():
+    X, y = make_table(120)
+    policy = SimilarityLabels(unrelated=(0, 2), related=(4, 6), general=(7, 9), mismatch=(0, 1), n_related=1)
+    s = NegativeSampler(swap_random=3, response_mismatch=1, label_policy=policy, random_state=0)
+    Xr, yr = s.fit_resample(X, y)
+    src_score = y[s.sample_indices_]
+    for rel, (lo, hi) in {"unrelated": (0, 2), "related": (4, 6), "general": (7, 9), "mismatch": (0, 1)}.items():
+        m = s.relation_ == rel
+        assert m.any(), rel
+        assert (yr[m] >= lo - 1e-9).all()
+        assert (yr[m] <= np.minimum(hi, src_score[m]) + 1e-9).all()
+    # general = target metric contains a general substring; related includes same family
+    gen = s.relation_ == "general"
+    assert all("fluency" in m for m in Xr["metric_name"][gen])
+    rel = (s.relation_ == "related") & np.char.startswith(s.strategy_.astype(str), "swap")
+    fam_src = X["metric_name"].iloc[s.sample_indices_[rel]].map(metric_family).to_numpy()
+    fam_dst = Xr["metric_name"][rel].map(metric_family).to_numpy()
+    sim_pairs = (fam_src == fam_dst).sum()
+    assert sim_pairs > 0
+
+
+def test_label_never_exceeds_source_score():
+    X, y = make_table()
+    y[:] = 2.0
+    s = NegativeSampler(random_state=0)
+    _, yr = s.fit_resample(X, y)
+    assert yr.max() <= 2.0
+
+
+def test_determinism_and_seed_dependence():
+    X, y = make_table()
+    a = NegativeSampler(random_state=7).fit_resample(X, y)
+    b = NegativeSampler(random_state=7).fit_resample(X, y)
+    c = NegativeSampler(random_state=8).fit_resample(X, y)
+    pd.testing.assert_frame_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[1], c[1])
+
+
+def test_response_mismatch_uses_another_conversation():
+    X, y = make_table()
+    s = NegativeSampler(swap_random=0, swap_near=0, swap_far=0, response_mismatch=1, random_state=0)
+    Xr, _ = s.fit_resample(X, y)
+    syn = Xr[s.synthetic_mask_]
+    src = X.iloc[s.sample_indices_[s.synthetic_mask_]]
+    assert (syn["response"].to_numpy() != src["response"].to_numpy()).all()
+    np.testing.assert_array_equal(syn["user_prompt"].to_numpy(), src["user_prompt"].to_numpy())
+
+
+def test_text_shuffle_moves_conversation_under_metric():
+    X, y = make_table()
+    s = NegativeSampler(swap_random=0, swap_near=0, swap_far=0, response_mismatch=0, text_shuffle=1, random_state=0)
+    Xr, _ = s.fit_resample(X, y)
+    syn = Xr[s.synthetic_mask_]
+    src = X.iloc[s.sample_indices_[s.synthetic_mask_]]
+    np.testing.assert_array_equal(syn["metric_name"].to_numpy(), src["metric_name"].to_numpy())
+    assert (syn["user_prompt"].to_numpy() != src["user_prompt"].to_numpy()).all()
+
+
+def test_near_swaps_are_more_similar_than_far_swaps():
+    names = [f"fam{f}/leaf{i}" for f in range(6) for i in range(4)]
+    X = pd.DataFrame(
+        {"metric_name": names * 3, "system_prompt": "", "user_prompt": [str(i) for i in range(72)], "response": "r"}
+    )
+    y = np.full(len(X), 9.0)
+    near = NegativeSampler(swap_random=0, swap_near=1, swap_far=0, response_mismatch=0, n_near=3, random_state=0)
+    far = NegativeSampler(swap_random=0, swap_near=0, swap_far=1, response_mismatch=0, random_state=0)
+    Xn, _ = near.fit_resample(X, y)
+    Xf, _ = far.fit_resample(X, y)
+
+    def same_family(Xr, s):
+        m = s.synthetic_mask_
+        a = X["metric_name"].iloc[s.sample_indices_[m]].map(metric_family).to_numpy()
+        return (a == Xr["metric_name"][m].map(metric_family).to_numpy()).mean()
+
+    assert same_family(Xn, near) == 1.0
+    assert same_family(Xf, far) == 0.0
+
+
+def test_sample_weight_for_synthetic_rows():
+    X, y = make_table()
+    s = NegativeSampler(synthetic_weight=0.5, random_state=0)
+    s.fit_resample(X, y)
+    assert set(s.sample_weight_[s.synthetic_mask_]) == {0.5}
+    assert set(s.sample_weight_[~s.synthetic_mask_]) == {1.0}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"swap_random": -1}, "swap_random"),
+        ({"response_mismatch": -0.5}, "response_mismatch"),
+        ({"label_policy": BandLabels(band=(-1, 4))}, r"band=\(-1, 4\).*\[0, 10\]"),
+        ({"label_policy": BandLabels(band=(3, 11))}, r"\[0, 10\]"),
+        ({"label_policy": SimilarityLabels(related=(8, 5))}, "related"),
+        ({"label_policy": "zero"}, "label_policy"),
+    ],
+)
+def test_bad_parameters_are_named(kwargs, match):
+    X, y = make_table()
+    with pytest.raises(ValueError, match=match):
+        NegativeSampler(**kwargs).fit_resample(X, y)
+
+
+def test_fewer_than_two_metrics():
+    X, y = make_table()
+    X["metric_name"] = "jailbreak"
+    with pytest.raises(ValueError, match="at least 2 distinct metrics"):
+        NegativeSampler().fit_resample(X, y)
+
+
+def test_needs_the_tidy_table():
+    with pytest.raises(ValueError, match="tidy table"):
+        NegativeSampler().fit_resample(np.zeros((4, 3)), np.ones(4))
+
+
+def test_metric_embeddings_drive_similarity():
+    X, y = make_table()
+    # embeddings that make 'jailbreak' the nearest neighbour of the explicit-toxicity metric
+    vecs = np.eye(len(METRICS))
+    vecs[METRICS.index("jailbreak")] = vecs[0] * 0.9 + vecs[METRICS.index("jailbreak")] * 0.1
+    emb = pd.DataFrame(vecs, index=METRICS)
+    s = NegativeSampler(swap_random=0, swap_near=1, swap_far=0, response_mismatch=0, n_near=1,
+                        metric_embeddings=emb, random_state=0)
+    Xr, _ = s.fit_resample(X, y)
+    m = s.synthetic_mask_ & (X["metric_name"].to_numpy()[s.sample_indices_] == METRICS[0])
+    assert set(Xr["metric_name"][m]) == {"jailbreak"}
