@@ -382,12 +382,12 @@ class NegativeSampler(BaseEstimator):
                 continue
             m = metric_idx[src]
             if strategy == "swap_random":
-                target = rng.integers(0, n_metrics - 1, size=len(src))
+                target = rng.randint(0, n_metrics - 1, size=len(src))
                 target = target + (target >= m)
                 parts.append((strategy, src, target, None))
             elif strategy in ("swap_near", "swap_far"):
                 pool = near if strategy == "swap_near" else far
-                target = pool[m, rng.integers(0, pool.shape[1], size=len(src))]
+                target = pool[m, rng.randint(0, pool.shape[1], size=len(src))]
                 parts.append((strategy, src, target, None))
             else:
                 donor = self._draw_donors(src, metric_idx, groups, strategy, rng)
@@ -451,14 +451,14 @@ class NegativeSampler(BaseEstimator):
         """A donor row per source row from another conversation (and, for text shuffle,
         another metric); -1 where none was found after a few tries."""
         n = len(groups)
-        donor = rng.integers(0, n, size=len(src))
+        donor = rng.randint(0, n, size=len(src))
         for _ in range(8):
             bad = groups[donor] == groups[src]
             if strategy == "text_shuffle":
                 bad |= metric_idx[donor] == metric_idx[src]
             if not bad.any():
                 break
-            donor[bad] = rng.integers(0, n, size=int(bad.sum()))
+            donor[bad] = rng.randint(0, n, size=int(bad.sum()))
         else:
             donor[bad] = -1
         return donor

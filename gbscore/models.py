@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 __all__ = [
     "CatBoostScoreRegressor",
@@ -93,11 +93,12 @@ def _log_fallback(library, why):
     log.info("%s: device='auto' uses the CPU because %s", library, why)
 
 
-def _split_for_early_stopping(X, y, fraction, random_state):
-    if not fraction or len(y) < 50:
-        return X, y, None
-    X_tr, X_val, y_tr, y_val = train_test_split(X, y, test_size=fraction, random_state=random_state)
-    return X_tr, y_tr, (X_val, y_val)
+def _early_stopping_split(n, fraction, random_state):
+    """Row indices (train, validation); validation is None when too few rows or disabled."""
+    idx = np.arange(n)
+    if not fraction or n < 50:
+        return idx, None
+    return train_test_split(idx, test_size=fraction, random_state=random_state)
 
 
 def _categorical(X):
@@ -107,12 +108,14 @@ def _categorical(X):
 class _ScoreRegressor(RegressorMixin, BaseEstimator):
     """Shared input checks and clipping."""
 
-    def _check_fit_input(self, X, y):
-        validate_data(self, X, y, y_numeric=True, skip_check_array=True)
-        y = np.asarray(y, dtype=np.float64).ravel()
-        if not np.isfinite(y).all():
-            raise ValueError("y contains NaN or infinity")
-        return y
+    def _check_fit_input(self, X, y, sample_weight=None):
+        # Validated copies are used for the checks only: a DataFrame is passed on as is, so the
+        # boosters keep column names and the categorical metric_family column.
+        Xv, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, Xv, dtype=np.float64)
+        X = X if isinstance(X, pd.DataFrame) else Xv
+        return X, np.asarray(y, dtype=np.float64), sample_weight
 
     def _finish(self, pred):
         pred = np.asarray(pred, dtype=np.float64).ravel()
@@ -120,8 +123,8 @@ class _ScoreRegressor(RegressorMixin, BaseEstimator):
 
     def _check_predict_input(self, X):
         check_is_fitted(self)
-        validate_data(self, X, reset=False, skip_check_array=True)
-        return X
+        Xv = validate_data(self, X, reset=False, dtype=np.float64)
+        return X if isinstance(X, pd.DataFrame) else Xv
 
 
 class LightGBMScoreRegressor(_ScoreRegressor):
@@ -206,7 +209,7 @@ class LightGBMScoreRegressor(_ScoreRegressor):
         import lightgbm as lgb
 
         self._validate_params()
-        y = self._check_fit_input(X, y)
+        X, y, sample_weight = self._check_fit_input(X, y, sample_weight)
         self.device_ = resolve_device(self.device, library="lightgbm")
         model = lgb.LGBMRegressor(
             n_estimators=self.n_estimators,
@@ -226,11 +229,9 @@ class LightGBMScoreRegressor(_ScoreRegressor):
             **(self.params or {}),
         )
         fit_kw = {"categorical_feature": _categorical(X) or "auto", "callbacks": list(callbacks or [])}
-        idx = np.arange(len(y))
-        tr, val, _ = _split_for_early_stopping(idx, idx, self.early_stopping_fraction, self.random_state)
+        tr, val = _early_stopping_split(len(y), self.early_stopping_fraction, self.random_state)
         if val is not None:
-            val = val[0]
-            fit_kw["eval_set"] = [(_rows(X, val), y[val])]
+            fit_kw["eval_X"], fit_kw["eval_y"] = _rows(X, val), y[val]
             fit_kw["callbacks"].append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         weight = None if sample_weight is None else np.asarray(sample_weight)[tr]
         model.fit(_rows(X, tr), y[tr], sample_weight=weight, **fit_kw)
@@ -318,7 +319,7 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         from catboost import CatBoostRegressor, Pool
 
         self._validate_params()
-        y = self._check_fit_input(X, y)
+        X, y, sample_weight = self._check_fit_input(X, y, sample_weight)
         self.device_ = resolve_device(self.device, library="catboost")
         cat = _categorical(X)
         X = _catboost_frame(X, cat)
@@ -338,13 +339,12 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         if self.rsm is not None and self.device_ == "cpu":
             kw["rsm"] = self.rsm
         model = CatBoostRegressor(**kw)
-        idx = np.arange(len(y))
-        tr, val, _ = _split_for_early_stopping(idx, idx, self.early_stopping_fraction, self.random_state)
+        tr, val = _early_stopping_split(len(y), self.early_stopping_fraction, self.random_state)
         weight = None if sample_weight is None else np.asarray(sample_weight)[tr]
         train_pool = Pool(_rows(X, tr), y[tr], cat_features=cat or None, weight=weight)
         eval_pool = None
         if val is not None:
-            eval_pool = Pool(_rows(X, val[0]), y[val[0]], cat_features=cat or None)
+            eval_pool = Pool(_rows(X, val), y[val], cat_features=cat or None)
         model.fit(
             train_pool,
             eval_set=eval_pool,
@@ -394,7 +394,7 @@ class RidgeScoreRegressor(_ScoreRegressor):
 
     def fit(self, X, y, sample_weight=None):
         self._validate_params()
-        y = self._check_fit_input(X, y)
+        X, y, sample_weight = self._check_fit_input(X, y, sample_weight)
         self.model_ = make_pipeline(StandardScaler(), Ridge(alpha=self.alpha))
         self.model_.fit(_numeric(X), y, ridge__sample_weight=sample_weight)
         self.coef_ = self.model_[-1].coef_

@@ -45,7 +45,9 @@ ENCODERS = {"sentence-transformers": SentenceTransformerEncoder, "char-tfidf": C
 #: The configuration ``gbscore run`` uses when none is given.
 DEFAULT_CONFIG = {
     "model": "lightgbm",
-    "encoder": {"kind": "sentence-transformers", "model": None, "batch_size": 32, "device": "auto"},
+    # Only the kind: the encoder classes hold the defaults, so a config naming another kind
+    # merges cleanly (e.g. {"kind": "char-tfidf", "n_components": 128}).
+    "encoder": {"kind": "sentence-transformers"},
     "params": {},
     "cv": {"n_splits": 5},
     "random_state": 0,

@@ -127,6 +127,11 @@ def clear_memory_cache(*, models=False):
         Also drop the process-wide cache of loaded sentence-transformers models.
     """
     _MEMO.clear()
+    from . import _featurizer
+
+    with _featurizer._DISK_LOCK:
+        # Forget which shards were verified, so the next read re-checks the disk.
+        _featurizer._DISK_CACHES.clear()
     if models:
         from . import _encoders
 

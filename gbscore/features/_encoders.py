@@ -443,9 +443,12 @@ class SentenceTransformerEncoder(BaseTextEncoder):
     def identity(self):
         """Return what determines the vectors, for cache keys.
 
-        Includes the model name, a fingerprint of its files (see Notes of the module),
-        the window and chunking parameters, ``truncate``, ``pooling`` and ``normalize``.
-        It does not load the model.
+        Includes the model name; a fingerprint of its files (names and sizes, small
+        files in full, large weight files by their first, middle and last MiB: cheap,
+        and the same wherever the folder is copied); the window and chunking
+        parameters, ``truncate``, ``pooling`` and ``normalize``.  The device and batch
+        size are left out: they do not change the vectors beyond float rounding.  It
+        does not load the model.
 
         Returns
         -------
@@ -648,7 +651,9 @@ class CharTfidfEncoder(BaseTextEncoder):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, *, ngram_range=(2, 4), n_components=256, max_features=200_000, random_state=0):
+    def __init__(
+        self, *, ngram_range=(2, 4), n_components=256, max_features=200_000, random_state=0
+    ):
         self.ngram_range = ngram_range
         self.n_components = n_components
         self.max_features = max_features

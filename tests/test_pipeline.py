@@ -1,0 +1,189 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gbscore import ConfigError, build_pipeline, cross_validate, load_model, save_model
+from gbscore.datasets import make_judge_data
+from gbscore.pipeline import load_config
+from gbscore.validation import per_bin_rmse, rmse
+
+# The model-free encoder keeps these tests fast; the real MiniLM path is covered by slow tests.
+FAST = {
+    "encoder": {"kind": "char-tfidf", "n_components": 32},
+    "params": {"model__n_estimators": 60, "interact__n_components": 4, "interact__bilinear_rank": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return make_judge_data(n_train=240, n_test=90, random_state=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(demo):
+    pipe = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    return pipe.fit(X, y)
+
+
+def _emb(demo):
+    return pd.DataFrame(demo.metric_embeddings, index=demo.metric_names)
+
+
+def test_predict_one_score_per_row_in_order(fitted, demo):
+    pred = fitted.predict(demo.test)
+    assert pred.shape == (len(demo.test),)
+    assert np.isfinite(pred).all() and pred.min() >= 0 and pred.max() <= 10
+    # order: predicting a reversed table gives the reversed predictions
+    rev = fitted.predict(demo.test.iloc[::-1].reset_index(drop=True))
+    np.testing.assert_allclose(rev[::-1], pred, rtol=1e-6, atol=1e-6)
+
+
+def test_sampler_adds_rows_in_fit_only(fitted, demo):
+    sampler = fitted.named_steps["augment"]
+    assert sampler.synthetic_mask_.sum() > len(demo.train)
+    # the model saw real + synthetic rows; predict transforms exactly the rows given
+    Xt = fitted[:-1].transform(demo.test)
+    assert len(Xt) == len(demo.test)
+
+
+def test_feature_names_reach_the_model(fitted):
+    names = fitted[:-1].get_feature_names_out()
+    assert "cos__metric_text__response" in names
+    assert "metric_family" in names
+    assert len(names) == len(fitted[-1].feature_importances_)
+
+
+def test_augmentation_teaches_mismatch(demo):
+    """Without negatives the model predicts ~9 for everything; with them, mismatched test rows
+    (per the demo's simulated judge) get clearly lower scores than matched ones."""
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    kinds = demo.test_labels["kind"].to_numpy()
+    pipe = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False).fit(X, y)
+    pred = pipe.predict(demo.test)
+    assert pred[kinds == "mismatched"].mean() < pred[kinds == "matched"].mean() - 0.3
+    none = {**FAST, "params": {**FAST["params"], "augment": "passthrough"}}
+    flat = build_pipeline(none, metric_embeddings=_emb(demo), show_progress=False).fit(X, y).predict(demo.test)
+    assert rmse(demo.test_labels["score"], pred) < rmse(demo.test_labels["score"], flat)
+
+
+def test_deterministic(demo):
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    a = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False).fit(X, y).predict(demo.test)
+    b = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False).fit(X, y).predict(demo.test)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_save_load_round_trip(fitted, demo, tmp_path):
+    path = save_model(fitted, tmp_path / "m.joblib", metadata={"note": "x"})
+    model, meta = load_model(path)
+    assert meta == {"note": "x"}
+    np.testing.assert_array_equal(model.predict(demo.test), fitted.predict(demo.test))
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(Exception, match="does not exist"):
+        load_model(tmp_path / "nope.joblib")
+    bad = tmp_path / "bad.joblib"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(Exception, match="not a readable gbscore model file"):
+        load_model(bad)
+
+
+def test_route_sample_weight_reaches_regressor(demo):
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    from gbscore.pipeline import ScorePipeline
+
+    class WeightSpy(RegressorMixin, BaseEstimator):
+        def fit(self, X, y, sample_weight=None):
+            self.sample_weight_ = sample_weight
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    pipe = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)
+    pipe = ScorePipeline(pipe.steps[:1] + [("model", WeightSpy())], route_sample_weight=True)
+    pipe.set_params(augment__synthetic_weight=0.25)
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    pipe.fit(X, y)
+    w = pipe[-1].sample_weight_
+    mask = pipe.named_steps["augment"].synthetic_mask_
+    assert len(w) == len(mask) and set(w[mask]) == {0.25} and set(w[~mask]) == {1.0}
+
+
+def test_cross_validate_shift_aware(demo):
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    pipe = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)
+    res = cross_validate(pipe, X, y, n_splits=3, random_state=0, show_progress=False)
+    assert np.isfinite(res.oof).all() and (res.fold >= 0).all()
+    assert len(res.shift_y) > len(y)  # ~1.6 mismatched pairs per held-out row
+    assert res.rmse_shift > res.rmse_plain  # mismatched pairs are the hard part
+    s = res.summary()
+    assert {"rmse_plain", "rmse_shift", "per_bin_plain", "per_bin_shift"} <= set(s)
+    json.dumps(s)  # JSON-ready
+
+
+def test_cross_validate_never_scores_on_trained_conversations(demo):
+    """Every held-out row's conversation is absent from that fold's training rows."""
+    from gbscore.augment import conversation_groups
+
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    seen = []
+    groups = conversation_groups(X)
+    res = cross_validate(build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False), X, y, n_splits=3, show_progress=False)
+    for k in range(3):
+        test_groups = set(groups[res.fold == k])
+        train_groups = set(groups[res.fold != k])
+        seen.append(test_groups & train_groups)
+    assert all(not s for s in seen)
+
+
+def test_cross_validate_with_given_shifted_set(demo):
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    shifted = (demo.test.iloc[:40], demo.test_labels["score"].to_numpy()[:40])
+    res = cross_validate(build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False), X, y, n_splits=2, shifted_set=shifted,
+                         show_progress=False)
+    assert len(res.shift_y) == 40 and set(res.shift_relation) == {"given"}
+
+
+def test_cross_validate_bad_folds(demo):
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    with pytest.raises(ValueError, match="n_splits=1"):
+        cross_validate(build_pipeline(FAST), X, y, n_splits=1)
+
+
+def test_per_bin_rmse():
+    t = per_bin_rmse([0, 1, 9, 10, 10], [0, 3, 9, 9, 10])
+    assert t["n"].sum() == 5
+    assert t.set_index("bin").loc["0-3", "rmse"] == pytest.approx(np.sqrt(2))
+    assert t.set_index("bin").loc["9.5-10", "rmse"] == pytest.approx(np.sqrt(0.5))
+
+
+def test_config_errors(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text("{bad json")
+    with pytest.raises(ConfigError, match="line 1, column 2"):
+        load_config(p)
+    p.write_text(json.dumps({"modle": "lightgbm"}))
+    with pytest.raises(ConfigError, match=r"unknown config keys \['modle'\]"):
+        load_config(p)
+    with pytest.raises(ConfigError, match="model='xgboost' is not one of"):
+        build_pipeline({"model": "xgboost"})
+    with pytest.raises(ConfigError, match="encoder.kind='bert'"):
+        build_pipeline({"encoder": {"kind": "bert"}})
+    with pytest.raises(ConfigError, match="config 'params'"):
+        build_pipeline({"params": {"model__no_such_param": 1}})
+
+
+@pytest.mark.parametrize("model", ["catboost", "ridge"])
+def test_other_regressors_in_pipeline(demo, model):
+    cfg = {**FAST, "model": model, "params": {k: v for k, v in FAST["params"].items() if not k.startswith("model")}}
+    if model == "catboost":
+        cfg["params"]["model__iterations"] = 60
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    pred = build_pipeline(cfg, metric_embeddings=_emb(demo), show_progress=False).fit(X, y).predict(demo.test)
+    assert pred.shape == (len(demo.test),) and (0 <= pred).all() and (pred <= 10).all()
