@@ -25,6 +25,7 @@ from .features import (
     CharTfidfEncoder,
     EmbeddingFeaturizer,
     InteractionFeatures,
+    MetricMatchFeatures,
     SentenceTransformerEncoder,
     TableFeatures,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "GbscoreError",
     "InteractionFeatures",
     "LightGBMScoreRegressor",
+    "MetricMatchFeatures",
     "MissingDependencyError",
     "NegativeSampler",
     "RidgeScoreRegressor",

@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 from gbscore.augment import BandLabels, NegativeSampler, SimilarityLabels
-from gbscore.features import InteractionFeatures, TableFeatures
+from gbscore.features import InteractionFeatures, MetricMatchFeatures, TableFeatures
 from gbscore.models import CatBoostScoreRegressor, LightGBMScoreRegressor, RidgeScoreRegressor
 
 # clip=False: scikit-learn's checks fit standardised targets outside the judge's [0, 10] scale,
@@ -55,6 +55,7 @@ def test_sklearn_compatible_regressors(estimator, check):
 TABLE_LEVEL = [
     TableFeatures(),
     InteractionFeatures(),
+    MetricMatchFeatures(),
     NegativeSampler(),
     BandLabels(),
     SimilarityLabels(),

@@ -43,3 +43,6 @@ from ._interactions import InteractionFeatures, embedding_blocks  # noqa: E402
 from ._table import TableFeatures  # noqa: E402
 
 __all__ += ["InteractionFeatures", "TableFeatures", "embedding_blocks"]
+from ._match import MetricMatchFeatures  # noqa: E402
+
+__all__ += ["MetricMatchFeatures"]

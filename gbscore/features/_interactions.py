@@ -53,6 +53,12 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
       directions ``u_k, v_k`` of maximal metric/text covariance; the feature is
       ``(M u_k) * (T v_k)``, so the regressor learns ``M^T (sum_k w_k u_k v_k^T) T``.
 
+    * ``rank__M__T`` / ``z__M__T`` / ``margin__M__T`` (``metric_rank=True``): how the row's own
+      metric compares with every metric seen in ``fit`` as a match for ``T``: the share of
+      metrics closer to ``T`` than the row's own, the z-score of the own cosine among all of
+      them, and its margin over the best other metric. A raw cosine depends on how generic a
+      text is; its rank among all metrics says whether *this* metric is the one the text is about.
+
     Between text blocks: ``cos__user_prompt__response`` (prompt-response topic divergence),
     ``cos__system_prompt__response`` and ``cos__system_prompt__user_prompt``.
 
@@ -71,6 +77,8 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         How products and differences are reduced.
     bilinear_rank : int, default=8
         Rank of the bilinear term (0 disables it).
+    metric_rank : bool, default=True
+        Add the rank / z-score / margin features of the row's metric among all metrics.
     passthrough : {"all", "non_embedding", "none"}, default="all"
         Which input columns are kept in the output: all, only those not in an embedding
         block (statistics, metric family), or none.
@@ -86,6 +94,7 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         "n_components": [Interval(numbers.Integral, 0, None, closed="left")],
         "reduction": [StrOptions({"pca", "random"})],
         "bilinear_rank": [Interval(numbers.Integral, 0, None, closed="left")],
+        "metric_rank": ["boolean"],
         "passthrough": [StrOptions({"all", "non_embedding", "none"})],
         "feature_names": ["array-like", None],
         "random_state": ["random_state"],
@@ -99,6 +108,7 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         n_components=16,
         reduction="pca",
         bilinear_rank=8,
+        metric_rank=True,
         passthrough="all",
         feature_names=None,
         random_state=0,
@@ -108,6 +118,7 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         self.n_components = n_components
         self.reduction = reduction
         self.bilinear_rank = bilinear_rank
+        self.metric_rank = metric_rank
         self.passthrough = passthrough
         self.feature_names = feature_names
         self.random_state = random_state
@@ -138,6 +149,8 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         self.text_blocks_ = [b for b in text if len(blocks[b]) == dim]
         A = self._array(X)
         M = _unit(A[:, blocks[self.metric_block]])
+        # every distinct metric vector seen in fit (the sampler's swaps put most metrics there)
+        self.metric_vocab_ = np.unique(M.round(6), axis=0)
         self.reducers_ = {}
         self.bilinear_ = {}
         k = min(self.n_components, dim, len(A))
@@ -177,6 +190,9 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
             out.append(np.sum(M * units[t], axis=1, keepdims=True))
         for a, b in self._text_pairs():
             out.append(np.sum(units[a] * units[b], axis=1, keepdims=True))
+        if self.metric_rank:
+            for t in self.text_blocks_:
+                out.append(self._rank_features(M, units[t]))
         for t in self.text_blocks_:
             T = units[t]
             for kind, Z in (("prod", M * T), ("absdiff", np.abs(M - T))):
@@ -186,6 +202,16 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
                 xs, ys = self.bilinear_[t].transform(M, T)
                 out.append(xs * ys)
         return np.hstack(out).astype(np.float32)
+
+    def _rank_features(self, M, T):
+        own = np.sum(M * T, axis=1)
+        all_cos = T @ self.metric_vocab_.T  # (n, n_metrics)
+        rank = (all_cos > own[:, None] + 1e-6).mean(axis=1)
+        z = (own - all_cos.mean(axis=1)) / np.maximum(all_cos.std(axis=1), 1e-6)
+        # best other metric: the top cosine unless it is the row's own metric, then the second
+        top2 = -np.partition(-all_cos, 1, axis=1)[:, :2] if all_cos.shape[1] > 1 else np.c_[all_cos, all_cos]
+        best_other = np.where(np.isclose(top2[:, 0], own, atol=1e-5), top2[:, 1], top2[:, 0])
+        return np.column_stack([rank, z, own - best_other])
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "blocks_")
@@ -199,6 +225,9 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
             names += list(self.feature_names_in_[self._non_embedding_positions()])
         names += [f"cos__{self.metric_block}__{t}" for t in self.text_blocks_]
         names += [f"cos__{a}__{b}" for a, b in self._text_pairs()]
+        if self.metric_rank:
+            for t in self.text_blocks_:
+                names += [f"{k}__{self.metric_block}__{t}" for k in ("rank", "z", "margin")]
         for t in self.text_blocks_:
             for kind in ("prod", "absdiff"):
                 if (kind, t) in self.reducers_:

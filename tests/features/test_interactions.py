@@ -52,7 +52,7 @@ def test_passthrough_modes_and_row_count():
         out = tr.transform(X)
         assert out.shape[0] == len(X)
         assert out.shape[1] == len(tr.get_feature_names_out())
-        assert out.shape[1] - kept == 3 + 3 + 3 * (2 + 2 + 1)
+        assert out.shape[1] - kept == 3 + 3 + 3 * 3 + 3 * (2 + 2 + 1)
         assert out.dtype == np.float32
 
 

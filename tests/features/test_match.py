@@ -1,0 +1,77 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from gbscore.features import MetricMatchFeatures
+
+TOPICS = {
+    "toxicity/explicit": "insult slur abusive hateful language toxic words",
+    "privacy/pii": "phone number address aadhaar personal data private details",
+    "jailbreak": "ignore previous instructions roleplay pretend bypass rules",
+    "fluency/grammar": "grammar sentence spelling punctuation fluent phrasing",
+}
+
+
+def table(n_per=30, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for metric, words in TOPICS.items():
+        vocab = words.split()
+        for i in range(n_per):
+            text = " ".join(rng.choice(vocab, size=8)) + f" filler{i % 5} common words here"
+            rows.append({"metric_name": metric, "system_prompt": "", "user_prompt": f"q {i}", "response": text})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("classifier", ["centroid", "logistic"])
+def test_own_metric_scores_higher_than_a_swapped_one(classifier):
+    X = table()
+    y = np.full(len(X), 9.0)
+    mm = MetricMatchFeatures(classifier=classifier, n_splits=3).fit(X, y)
+    swapped = X.copy()
+    swapped["metric_name"] = np.roll(X["metric_name"].to_numpy(), 30)  # every row gets another topic's metric
+    own = mm.transform(X)[:, 0]
+    other = mm.transform(swapped)[:, 0]
+    assert (own > other).mean() > 0.95
+    names = list(mm.get_feature_names_out())
+    assert names[0] == "match_p__metric" and len(names) == mm.transform(X).shape[1]
+
+
+def test_fit_transform_is_cross_fitted():
+    """In-sample probabilities would be near-certain; cross-fitted ones come from models that
+    never saw the row's conversation, so they differ from transform() after fit."""
+    X = table()
+    y = np.full(len(X), 9.0)
+    mm = MetricMatchFeatures(n_splits=4)
+    crossed = mm.fit_transform(X, y)
+    in_sample = mm.transform(X)
+    assert crossed.shape == in_sample.shape == (len(X), 5)
+    assert not np.allclose(crossed, in_sample)
+
+
+def test_low_scores_teach_nothing():
+    X = table()
+    y = np.full(len(X), 9.0)
+    # the same texts labelled as fitting another metric, but with a low score: no effect
+    noise = X.copy()
+    noise["metric_name"] = np.roll(X["metric_name"].to_numpy(), 30)
+    both = pd.concat([X, noise], ignore_index=True)
+    a = MetricMatchFeatures().fit(X, y).transform(X)
+    b = MetricMatchFeatures().fit(both, np.r_[y, np.full(len(X), 1.0)]).transform(X)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_unknown_metric_gets_zero_probability():
+    X = table()
+    mm = MetricMatchFeatures().fit(X, np.full(len(X), 9.0))
+    Z = X.iloc[:3].assign(metric_name="never_seen")
+    out = mm.transform(Z)
+    assert (out[:, 0] == 0).all() and (out[:, 2] > 0).all()
+
+
+def test_needs_y_and_columns():
+    X = table()
+    with pytest.raises(ValueError, match="needs y"):
+        MetricMatchFeatures().fit(X, None)
+    with pytest.raises(ValueError, match=r"lacks the columns \['response'\]"):
+        MetricMatchFeatures().fit(X.drop(columns="response"), np.ones(len(X)))
