@@ -101,12 +101,17 @@ def test_init_only_stores_params_and_identity_does_not_load_weights():
 
 def test_weights_fingerprint_follows_content_not_location(tmp_path):
     source = _encoders._resolve_model(None)[1]
-    copy = tmp_path / "copy"
-    shutil.copytree(source, copy, symlinks=True)
+
+    def light_copy(target):
+        # Small files copied, the weights linked: same content, another location.
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.safetensors"))
+        for weights in source.glob("*.safetensors"):
+            (target / weights.name).symlink_to(weights)
+        return target
+
     original = _encoders._weights_fingerprint(source)
-    assert _encoders._weights_fingerprint(copy) == original
-    changed = tmp_path / "changed"
-    shutil.copytree(source, changed)
+    assert _encoders._weights_fingerprint(light_copy(tmp_path / "copy")) == original
+    changed = light_copy(tmp_path / "changed")
     config = changed / "config.json"
     config.write_text(config.read_text().replace("}", ', "note": 1}', 1))
     assert _encoders._weights_fingerprint(changed) != original
@@ -231,9 +236,11 @@ def test_pickle_drops_weights_and_reloads_identically(minilm):
 
 
 @pytest.mark.gpu
-def test_cuda_matches_cpu(minilm):
+def test_cuda_matches_cpu():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device visible")
-    on_gpu = clone(minilm).set_params(device="cuda").encode(ENGLISH)
-    np.testing.assert_allclose(on_gpu, minilm.encode(ENGLISH), atol=1e-4)
+    on_cpu = SentenceTransformerEncoder(device="cpu", show_progress=False)
+    on_gpu = clone(on_cpu).set_params(device="cuda")
+    np.testing.assert_allclose(on_gpu.encode(ENGLISH), on_cpu.encode(ENGLISH), atol=1e-4)
+    assert on_gpu.identity() == on_cpu.identity()  # one cache serves both devices
