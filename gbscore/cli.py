@@ -44,10 +44,9 @@ def _setup(quiet):
 
 
 def _load_config(path):
-    from .pipeline import DEFAULT_CONFIG, load_config, merge_config
+    from .pipeline import RUN_CONFIG, load_config, merge_config
 
-    return load_config(path) if path else merge_config(DEFAULT_CONFIG, {})
-
+    return load_config(path, base=RUN_CONFIG) if path else merge_config(RUN_CONFIG, {})
 
 def _load_data(data_dir, report_dir, demo_size, seed):
     """The competition files from ``data_dir``, or freshly generated demo data."""
@@ -76,47 +75,52 @@ def _test_labels(data):
     return load_test_labels(path) if path.is_file() else None
 
 
-def _build(config, data, cache_dir, quiet):
+def _build(config, data, cache_dir, quiet, n_jobs=1, dask_address=None):
     from .pipeline import build_pipeline
+    from .stacking import StackedScoreRegressor
 
-    return build_pipeline(
+    model = build_pipeline(
         config,
         metric_embeddings=data.metric_embedding_table(),
         cache_dir=cache_dir,
         show_progress=not quiet,
     )
+    if isinstance(model, StackedScoreRegressor):
+        model.set_params(n_jobs=n_jobs, dask_address=dask_address)
+    return model
 
 
 def _importances(model):
-    try:
-        names = model[:-1].get_feature_names_out()
-    except Exception:  # a custom pipeline without feature names: report nothing
-        return None
-    values = getattr(model[-1], "feature_importances_", None)
-    if values is None or len(values) != len(names):
-        return None
-    return (
-        pd.DataFrame({"feature": names, "importance": values})
-        .sort_values("importance", ascending=False)
-        .reset_index(drop=True)
-    )
+    """Feature importances by name: ``{base model: DataFrame}`` (empty when unavailable)."""
+    from .stacking import StackedScoreRegressor, feature_importance_table
+
+    if isinstance(model, StackedScoreRegressor):
+        return model.feature_importances()
+    table = feature_importance_table(model) if hasattr(model, "steps") else None
+    return {} if table is None else {model.steps[-1][1].__class__.__name__: table}
 
 
-# Options shared by the commands that train.
+# Options shared by the commands that train, in the order --help lists them.
+_TRAIN_OPTIONS = [
+    click.option("--data-dir", type=click.Path(exists=True, path_type=Path), default=None,
+                 help="Competition directory (train_data.json, test_data.json, metric_names.json, "
+                 "metric_name_embeddings.npy). Omit to use built-in demo data."),
+    click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                 help="JSON config (e.g. exported by `gbscore tune`); defaults apply to missing keys."),
+    click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+                 help="Embedding cache directory [default: $GBSCORE_CACHE_DIR or ~/.cache/gbscore/embeddings]."),
+    click.option("--report-dir", type=click.Path(path_type=Path), default=Path(DEFAULT_REPORT_DIR),
+                 show_default=True, help="Folder for the report (metrics, plots, config, timings)."),
+    click.option("--demo-size", nargs=2, type=int, default=(1000, 500), show_default=True,
+                 help="Train and test rows of the generated demo data (without --data-dir)."),
+    click.option("--seed", type=int, default=None, help="Random seed (overrides the config's random_state)."),
+    click.option("--quiet", is_flag=True, help="Only warnings and errors; no progress bars."),
+]
+
+
 def _train_options(f):
-    f = click.option("--data-dir", type=click.Path(exists=True, path_type=Path), default=None,
-                     help="Competition directory (train_data.json, test_data.json, metric_names.json, "
-                     "metric_name_embeddings.npy). Omit to use built-in demo data.")(f)
-    f = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-                     help="JSON config (e.g. exported by `gbscore tune`); defaults apply to missing keys.")(f)
-    f = click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-                     help="Embedding cache directory [default: $GBSCORE_CACHE_DIR or ~/.cache/gbscore/embeddings].")(f)
-    f = click.option("--report-dir", type=click.Path(path_type=Path), default=Path(DEFAULT_REPORT_DIR),
-                     show_default=True, help="Folder for the report (metrics, plots, config, timings).")(f)
-    f = click.option("--demo-size", nargs=2, type=int, default=(1000, 500), show_default=True,
-                     help="Train and test rows of the generated demo data (without --data-dir).")(f)
-    f = click.option("--seed", type=int, default=None, help="Random seed (overrides the config's random_state).")(f)
-    f = click.option("--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")(f)
+    for option in reversed(_TRAIN_OPTIONS):
+        f = option(f)
     return f
 
 
@@ -148,30 +152,62 @@ def _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quie
     return config, cache_dir, timer, data
 
 
-def _cv(config, data, cache_dir, quiet, timer, n_folds):
-    from .validation import cross_validate
+def _parallel_options(f):
+    f = click.option("--n-jobs", type=int, default=-1, show_default=True,
+                     help="Folds fitted in parallel (joblib processes); -1: one per core, "
+                     "1: one after the other.")(f)
+    f = click.option("--dask-address", default=None, metavar="ADDRESS",
+                     help="Run the folds on the Dask cluster at this scheduler address (tcp://host:8786); "
+                     "--cache-dir must then be on a filesystem the workers share.")(f)
+    return f
+
+
+def _is_stack(config):
+    return config.get("model") == "stack"
+
+
+def _cv(config, data, cache_dir, quiet, timer, n_folds, n_jobs=1, dask_address=None):
+    """Out-of-fold predictions of the model (for a stack: of each base plus the stack).
+
+    Returns ``(OOFPredictions or None, stack weights or None)``.
+    """
+    from .pipeline import stack_configs
+    from .stacking import compute_oof, cross_fit_meta, fit_meta
 
     if not n_folds:
-        return None
-    pipe = _build(config, data, cache_dir, quiet)
+        return None, None
+    configs = stack_configs(config) if _is_stack(config) else {config["model"]: config}
+    if _is_stack(config):
+        # Build (and so check) the stack now: a bad meta setting fails before the folds run.
+        _build(config, data, cache_dir, quiet)._validate_params()
     with timer.step(f"{n_folds}-fold shift-aware CV"):
-        cv = cross_validate(
-            pipe,
+        oof = compute_oof(
+            configs,
             data.train.drop(columns="score"),
             data.train["score"].to_numpy(),
+            metric_embeddings=data.metric_embedding_table(),
+            cache_dir=cache_dir,
             n_splits=n_folds,
             random_state=config["random_state"],
+            n_jobs=n_jobs,
+            dask_address=dask_address,
             show_progress=not quiet,
         )
-    log.info("CV RMSE plain %.3f | shift-aware %.3f", cv.rmse_plain, cv.rmse_shift)
-    return cv
+    weights = None
+    if _is_stack(config):
+        stack = config["stack"]
+        kw = {"meta": stack["meta"], "alpha": stack["meta_alpha"], "rows": stack["meta_rows"]}
+        weights = fit_meta(oof, **kw).as_dict()
+        oof = oof.with_column("stack", cross_fit_meta(oof, **kw))
+    return oof, weights
 
 
-def _fit(config, data, cache_dir, quiet, timer):
-    pipe = _build(config, data, cache_dir, quiet)
-    with timer.step("fit on all train rows"):
-        pipe.fit(data.train.drop(columns="score"), data.train["score"].to_numpy())
-    return pipe
+def _fit(config, data, cache_dir, quiet, timer, n_jobs=1, dask_address=None):
+    model = _build(config, data, cache_dir, quiet, n_jobs, dask_address)
+    what = f"stack: {model.n_splits}-fold out-of-fold predictions + refit" if _is_stack(config) else "fit"
+    with timer.step(f"{what} on all train rows"):
+        model.fit(data.train.drop(columns="score"), data.train["score"].to_numpy())
+    return model
 
 
 def _metadata(config, data):
@@ -183,48 +219,102 @@ def _metadata(config, data):
     }
 
 
-def _predict_and_write(model, test, out, timer):
-    from .data import write_submission
+def _uncertainty(model, test):
+    """Per-row predicted standard deviation, from the stack or a base model that has one."""
+    if hasattr(model, "predict_uncertainty"):
+        return model.predict_uncertainty(test)
+    last = model.steps[-1][1] if hasattr(model, "steps") else None
+    if last is not None and hasattr(last, "predict_uncertainty"):
+        from .stacking import _transform_prefix
 
+        return last.predict_uncertainty(_transform_prefix(model, test))
+    raise GbscoreError(
+        f"this model ({type(last or model).__name__}) gives no uncertainty; use the stack (the default of "
+        "`gbscore run`) or CatBoost with model__loss_function='RMSEWithUncertainty'"
+    )
+
+
+def _predict_and_write(model, test, out, timer, *, uncertainty=False):
+    """Predict the test rows and write the submission; returns (scores, base scores or None)."""
+    from .data import write_submission
+    from .stacking import StackedScoreRegressor
+
+    bases = None
     with timer.step("predict test"):
-        pred = np.asarray(model.predict(test), dtype=float)
+        if isinstance(model, StackedScoreRegressor):
+            bases = model.predict_bases(test)
+            pred = model.meta_.predict(bases)
+        else:
+            pred = model.predict(test)
+        pred = np.asarray(pred, dtype=float)
+        sd = _uncertainty(model, test) if uncertainty else None
     if len(pred) != len(test):
         raise GbscoreError(f"the model returned {len(pred)} predictions for {len(test)} test rows")
     write_submission(pred, out, n_test=len(test))
-    log.info("wrote %s (%d rows)", out, len(pred))
-    return pred
+    if sd is not None:
+        # The submission format is exactly ID,score; the extra column is asked for explicitly.
+        frame = pd.read_csv(out)
+        frame["uncertainty"] = np.asarray(sd, dtype=float)
+        frame.to_csv(out, index=False)
+    log.info("wrote %s (%d rows%s)", out, len(pred), ", with an uncertainty column" if sd is not None else "")
+    return pred, bases
+
+
+def _echo_scores(oof):
+    scores = oof.scores()
+    click.echo(f"{'model':<12} {'CV RMSE plain':>14} {'shift-aware':>12} {'mismatched only':>16}")
+    for name, row in scores.iterrows():
+        click.echo(f"{name:<12} {row.rmse_plain:>14.3f} {row.rmse_shift:>12.3f} {row.rmse_shifted_only:>16.3f}")
 
 
 @cli.command()
 @_train_options
+@_parallel_options
 @click.option("--out", type=click.Path(path_type=Path), default=Path("submission.csv"), show_default=True,
               help="Submission CSV to write (ID,score).")
 @click.option("--model-out", type=click.Path(path_type=Path), default=None,
               help="Where to save the fitted model [default: REPORT_DIR/model.joblib].")
 @click.option("--cv-folds", type=click.IntRange(min=0), default=None,
-              help="Folds of the shift-aware CV in the report; 0 skips CV [default: config cv.n_splits].")
-def run(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, out, model_out, cv_folds):
-    """Train, cross-validate, predict the test set and write the submission and report."""
+              help="Folds of the shift-aware CV [default: config cv.n_splits]. For the stack these are its "
+              "out-of-fold folds (at least 2); for a single model 0 skips CV.")
+@click.option("--uncertainty", is_flag=True, help="Add an 'uncertainty' column (predicted error SD) to the CSV.")
+def run(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, n_jobs, dask_address, out,
+        model_out, cv_folds, uncertainty):
+    """Train (the stack by default), cross-validate, predict the test set, write submission and report."""
     from .persist import save_model
     from .report import write_report
 
     config, cache_dir, timer, data = _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet)
     if data.test is None:
         raise GbscoreError(f"{data.root}: no test_data.json found; `gbscore run` needs it (or use `gbscore train`)")
-    n_folds = config["cv"]["n_splits"] if cv_folds is None else cv_folds
-    cv = _cv(config, data, cache_dir, quiet, timer, n_folds)
-    model = _fit(config, data, cache_dir, quiet, timer)
-    pred = _predict_and_write(model, data.test, out, timer)
+    if cv_folds is not None:
+        if _is_stack(config) and cv_folds < 2:
+            raise click.BadParameter("the stack needs at least 2 folds for its out-of-fold predictions",
+                                     param_hint="--cv-folds")
+        config["cv"]["n_splits"] = cv_folds if cv_folds >= 2 else config["cv"]["n_splits"]
+    if _is_stack(config):
+        # The stack's own out-of-fold predictions are its cross-validation: no second CV.
+        model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
+        oof, weights = model.oof_, model.meta_.as_dict()
+    else:
+        oof, weights = _cv(config, data, cache_dir, quiet, timer, cv_folds if cv_folds is not None
+                           else config["cv"]["n_splits"], n_jobs, dask_address)
+        model = _fit(config, data, cache_dir, quiet, timer)
+    pred, bases = _predict_and_write(model, data.test, out, timer, uncertainty=uncertainty)
     model_out = model_out or Path(report_dir) / "model.joblib"
     with timer.step("save model"):
         save_model(model, model_out, metadata=_metadata(config, data))
+    if oof is not None:
+        oof.save(Path(report_dir) / "oof.npz")
     timer["total"] = round(sum(timer.values()), 2)
     metrics = write_report(
         report_dir,
         config=config,
         timings=timer,
-        cv=cv,
+        oof=oof,
+        stack_weights=weights,
         test_pred=pred,
+        test_base_preds=bases,
         test_labels=_test_labels(data),
         feature_importances=_importances(model),
         extra={"submission": str(out), "model": str(model_out)},
@@ -232,36 +322,39 @@ def run(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, ou
     click.echo(f"submission: {out}")
     click.echo(f"report:     {report_dir}/ (summary.md, metrics.json, *.png)")
     click.echo(f"model:      {model_out}")
-    if cv is not None:
-        click.echo(f"CV RMSE plain {cv.rmse_plain:.3f}, shift-aware {cv.rmse_shift:.3f}")
+    if oof is not None:
+        _echo_scores(oof)
     if "test" in metrics:
         click.echo(f"test RMSE (from test_labels.csv) {metrics['test']['rmse']:.3f}")
 
 
 @cli.command()
 @_train_options
+@_parallel_options
 @click.option("--model-out", type=click.Path(path_type=Path), required=True, help="Where to save the fitted model.")
-def train(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_out):
-    """Fit the pipeline on all train rows and save it."""
+def train(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, n_jobs, dask_address, model_out):
+    """Fit the model (the stack by default) on all train rows and save it."""
     from .persist import save_model
 
     config, cache_dir, timer, data = _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet)
-    model = _fit(config, data, cache_dir, quiet, timer)
+    model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
     save_model(model, model_out, metadata=_metadata(config, data))
     click.echo(f"model: {model_out}")
 
 
 @cli.command()
 @_train_options
+@_parallel_options
 @click.option("--folds", type=click.IntRange(min=2), default=None, help="Number of folds [default: config cv.n_splits].")
-def cv(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, folds):
-    """Cross-validate: plain and shift-aware RMSE, per true-score bin, into the report."""
+def cv(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, n_jobs, dask_address, folds):
+    """Cross-validate every model (each stack base and the stack): plain and shift-aware RMSE, per bin."""
     from .report import write_report
 
     config, cache_dir, timer, data = _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet)
-    result = _cv(config, data, cache_dir, quiet, timer, folds or config["cv"]["n_splits"])
-    write_report(report_dir, config=config, timings=timer, cv=result)
-    click.echo(f"CV RMSE plain {result.rmse_plain:.3f}, shift-aware {result.rmse_shift:.3f}")
+    oof, weights = _cv(config, data, cache_dir, quiet, timer, folds or config["cv"]["n_splits"], n_jobs, dask_address)
+    oof.save(Path(report_dir) / "oof.npz")
+    write_report(report_dir, config=config, timings=timer, oof=oof, stack_weights=weights)
+    _echo_scores(oof)
     click.echo(f"report: {report_dir}/")
 
 
@@ -273,8 +366,10 @@ def cv(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, fol
 @click.option("--test", "test_file", type=click.Path(exists=True, path_type=Path), default=None,
               help="A test_data.json file (instead of --data-dir).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("submission.csv"), show_default=True)
+@click.option("--uncertainty", is_flag=True,
+              help="Add an 'uncertainty' column (predicted error SD); without it the CSV is exactly ID,score.")
 @click.option("--quiet", is_flag=True)
-def predict(model_path, data_dir, test_file, out, quiet):
+def predict(model_path, data_dir, test_file, out, uncertainty, quiet):
     """Predict with a saved model and write the submission CSV."""
     from .data import load_competition, load_records
     from .persist import load_model
@@ -290,7 +385,7 @@ def predict(model_path, data_dir, test_file, out, quiet):
     else:
         test = load_records(test_file, require_score=None)
     model, _ = load_model(model_path)
-    _predict_and_write(model, test, out, Timer())
+    _predict_and_write(model, test, out, Timer(), uncertainty=uncertainty)
     click.echo(f"submission: {out}")
 
 
@@ -323,6 +418,10 @@ def main(argv=None):
     except ValueError as exc:  # parameter validation from scikit-learn style estimators
         click.echo(f"gbscore: error: {exc}", err=True)
         sys.exit(2)
+
+
+from .tuning._cli import tune  # noqa: E402
+cli.add_command(tune)
 
 
 if __name__ == "__main__":

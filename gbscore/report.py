@@ -12,7 +12,15 @@ import pandas as pd
 
 from .validation import per_bin_rmse, rmse
 
-__all__ = ["write_json", "write_report", "plot_histograms", "plot_per_bin"]
+__all__ = [
+    "plot_histograms",
+    "plot_importances",
+    "plot_oof_grid",
+    "plot_per_bin",
+    "plot_per_bin_models",
+    "write_json",
+    "write_report",
+]
 
 
 def write_json(path, obj):
@@ -87,22 +95,94 @@ def plot_per_bin(path, tables, *, title="CV RMSE per true-score bin"):
     return path
 
 
-def plot_pred_vs_true(path, y_true, y_pred, *, title="Out-of-fold prediction vs truth"):
+def plot_per_bin_models(path, table, *, title="CV RMSE per true-score bin"):
+    """Two panels (plain, shift-aware) of RMSE bars per bin, one bar colour per model.
+
+    ``table`` is the long per-bin table written to ``per_bin_rmse.csv`` (columns ``model``,
+    ``set``, ``bin``, ``n``, ``rmse``).
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    rng = np.random.default_rng(0)
-    jitter = rng.uniform(-0.15, 0.15, size=len(y_true))
-    ax.scatter(np.asarray(y_true) + jitter, y_pred, s=4, alpha=0.3)
-    ax.plot([0, 10], [0, 10], color="black", lw=1)
-    ax.set_xlim(-0.5, 10.5)
-    ax.set_ylim(-0.5, 10.5)
-    ax.set_xlabel("true score (jittered)")
-    ax.set_ylabel("predicted")
-    ax.set_title(title)
+    sets = [s for s in ("plain", "shift_aware") if s in set(table["set"])]
+    models = list(dict.fromkeys(table["model"]))
+    fig, axes = plt.subplots(len(sets), 1, figsize=(8, 3.2 * len(sets)), squeeze=False)
+    width = 0.8 / max(len(models), 1)
+    for ax, which in zip(axes[:, 0], sets, strict=True):
+        part = table[table["set"] == which]
+        bins = list(dict.fromkeys(part["bin"]))
+        for i, model in enumerate(models):
+            rows = part[part["model"] == model].set_index("bin").reindex(bins)
+            ax.bar(
+                np.arange(len(bins)) + i * width, rows["rmse"].fillna(0), width=width, label=model
+            )
+        counts = part.drop_duplicates("bin").set_index("bin")["n"].reindex(bins)
+        ax.set_xticks(
+            np.arange(len(bins)) + width * (len(models) - 1) / 2,
+            [f"{b}\n(n={int(c)})" for b, c in counts.items()],
+        )
+        ax.set_ylabel("RMSE")
+        rows_label = "held-out real rows" if which == "plain" else "real rows + mismatched pairs"
+        ax.set_title(f"{title}: {rows_label}")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_oof_grid(path, oof):
+    """Out-of-fold prediction vs truth, one panel per model; mismatched pairs in another colour."""
+    plt = _pyplot()
+    models = oof.models
+    cols = min(len(models), 3)
+    rows = int(np.ceil(len(models) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.2 * rows), squeeze=False)
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, size=len(oof.y))
+    for ax, model in zip(axes.ravel(), models, strict=False):
+        pred = oof.preds[model].to_numpy()
+        for mask, label in ((~oof.is_shifted, "real rows"), (oof.is_shifted, "mismatched pairs")):
+            if mask.any():
+                ax.scatter(oof.y[mask] + jitter[mask], pred[mask], s=3, alpha=0.25, label=label)
+        ax.plot([0, 10], [0, 10], color="black", lw=1)
+        ax.set_xlim(-0.5, 10.5)
+        ax.set_ylim(-0.5, 10.5)
+        ax.set_title(f"{model}: RMSE {rmse(oof.y, pred):.3f}")
+        ax.set_xlabel("true score (jittered)")
+        ax.set_ylabel("out-of-fold prediction")
+        ax.legend(fontsize=7, markerscale=3)
+    for ax in axes.ravel()[len(models) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_importances(path, tables, *, top=20):
+    """Horizontal bars of the ``top`` features of each model (``{model: DataFrame}``)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1, len(tables), figsize=(5.5 * len(tables), 0.28 * top + 1.2), squeeze=False
+    )
+    for ax, (model, table) in zip(axes[0], tables.items(), strict=True):
+        head = table.head(top).iloc[::-1]
+        ax.barh(head["feature"].astype(str), head["importance"])
+        ax.set_title(f"{model}: top {min(top, len(table))} features")
+        ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _per_bin_table(oof):
+    parts = []
+    real = ~oof.is_shifted
+    for model in oof.models:
+        p = oof.preds[model].to_numpy()
+        parts.append(per_bin_rmse(oof.y[real], p[real]).assign(model=model, set="plain"))
+        parts.append(per_bin_rmse(oof.y, p).assign(model=model, set="shift_aware"))
+    table = pd.concat(parts, ignore_index=True)
+    return table[["model", "set", "bin", "n", "rmse", "mean_pred"]]
 
 
 def write_report(
@@ -111,41 +191,69 @@ def write_report(
     config,
     timings,
     cv=None,
+    oof=None,
+    stack_weights=None,
     test_pred=None,
+    test_base_preds=None,
     test_labels=None,
     feature_importances=None,
     extra=None,
 ):
     """Write the report folder and return the summary dict written to ``metrics.json``.
 
-    Files: ``metrics.json`` (CV RMSE plain and shift-aware, per-bin, test-prediction stats,
-    test RMSE when labels are given), ``config.json``, ``timings.json``, ``per_bin_rmse.csv``,
-    ``hist_predictions.png``, ``per_bin_rmse.png``, ``oof_vs_true.png``,
-    ``feature_importances.csv`` and ``summary.md``.
+    Parameters
+    ----------
+    report_dir : path
+    config, timings : dict
+        Written to ``config.json`` and ``timings.json``.
+    cv : CVResult, optional
+        One model's cross-validation (use ``oof`` for several models).
+    oof : OOFPredictions, optional
+        Out-of-fold predictions of every model (a ``"stack"`` column is the headline model).
+    stack_weights : dict, optional
+        The meta-learner (:meth:`gbscore.stacking.MetaModel.as_dict`).
+    test_pred : array, optional
+        The submitted test predictions.
+    test_base_preds : DataFrame, optional
+        Test predictions of each base model.
+    test_labels : DataFrame, optional
+        ``score`` (and ``kind``) of the test rows, when known.
+    feature_importances : DataFrame or dict of str to DataFrame, optional
+        Feature importances by name, of one model or per base model.
+    extra : dict, optional
+        Added to ``metrics.json``.
+
+    Files: ``metrics.json`` (CV RMSE plain and shift-aware of every model, per-bin, test
+    prediction stats, test RMSE when labels are given), ``cv_scores.csv``,
+    ``per_bin_rmse.csv`` and ``per_bin_rmse.png``, ``oof_vs_true.png``,
+    ``hist_predictions.png``, ``stack_weights.json``, ``feature_importances[_MODEL].csv`` and
+    ``feature_importances.png``, ``config.json``, ``timings.json`` and ``summary.md``.
     """
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     metrics = dict(extra or {})
     hist = {}
-    if cv is not None:
-        metrics["cv"] = cv.summary()
-        table = pd.concat(
-            [
-                per_bin_rmse(cv.y, cv.oof).assign(set="plain"),
-                per_bin_rmse(np.concatenate([cv.y, cv.shift_y]), np.concatenate([cv.oof, cv.shift_pred])).assign(
-                    set="shift_aware"
-                ),
-            ]
-        )
+    if oof is None and cv is not None:
+        from .stacking import OOFPredictions
+
+        oof = OOFPredictions.from_cv_result(cv, str(config.get("model", "model")))
+    if oof is not None:
+        primary = "stack" if "stack" in oof.models else oof.models[0]
+        metrics["cv"] = {"model": primary, **oof.summary(primary)}
+        scores = oof.scores()
+        scores.to_csv(report_dir / "cv_scores.csv")
+        metrics["cv_models"] = scores.to_dict(orient="index")
+        table = _per_bin_table(oof)
         table.to_csv(report_dir / "per_bin_rmse.csv", index=False)
-        plot_per_bin(
-            report_dir / "per_bin_rmse.png",
-            {"plain CV": table[table.set == "plain"], "shift-aware CV": table[table.set == "shift_aware"]},
-        )
-        plot_pred_vs_true(report_dir / "oof_vs_true.png", cv.y, cv.oof)
-        hist["train CV (real rows)"] = cv.oof
-        if len(cv.shift_pred):
-            hist["CV mismatched pairs"] = cv.shift_pred
+        plot_per_bin_models(report_dir / "per_bin_rmse.png", table)
+        plot_oof_grid(report_dir / "oof_vs_true.png", oof)
+        p = oof.preds[primary].to_numpy()
+        hist[f"{primary} CV (real rows)"] = p[~oof.is_shifted]
+        if oof.is_shifted.any():
+            hist[f"{primary} CV mismatched pairs"] = p[oof.is_shifted]
+    if stack_weights is not None:
+        metrics["stack_weights"] = stack_weights
+        write_json(report_dir / "stack_weights.json", stack_weights)
     if test_pred is not None:
         test_pred = np.asarray(test_pred, dtype=float)
         metrics["test_predictions"] = {
@@ -157,10 +265,29 @@ def write_report(
         hist["test"] = test_pred
         if test_labels is not None:
             metrics["test"] = _test_scores(test_labels, test_pred)
+            if test_base_preds is not None:
+                metrics["test_models"] = {
+                    str(m): _test_scores(test_labels, test_base_preds[m].to_numpy())
+                    for m in test_base_preds.columns
+                }
     if hist:
         plot_histograms(report_dir / "hist_predictions.png", hist)
-    if feature_importances is not None:
-        feature_importances.to_csv(report_dir / "feature_importances.csv", index=False)
+    if test_base_preds is not None and len(test_base_preds.columns):
+        series = {str(m): test_base_preds[m].to_numpy() for m in test_base_preds.columns}
+        if test_pred is not None:
+            series["submitted"] = test_pred
+        plot_histograms(
+            report_dir / "hist_test_models.png", series, title="Test predictions per model"
+        )
+    if isinstance(feature_importances, pd.DataFrame):
+        feature_importances = {str(config.get("model", "model")): feature_importances}
+        feature_importances[next(iter(feature_importances))].to_csv(
+            report_dir / "feature_importances.csv", index=False
+        )
+    if feature_importances:
+        for model, table in feature_importances.items():
+            table.to_csv(report_dir / f"feature_importances_{model}.csv", index=False)
+        plot_importances(report_dir / "feature_importances.png", feature_importances)
     write_json(report_dir / "metrics.json", metrics)
     write_json(report_dir / "config.json", config)
     write_json(report_dir / "timings.json", timings)
@@ -185,15 +312,38 @@ def _summary_md(metrics, timings):
     cv = metrics.get("cv")
     if cv:
         lines += [
-            f"- CV RMSE, held-out real rows (plain): **{_fmt(cv['rmse_plain'])}** ({cv['n_real']} rows)",
-            f"- CV RMSE, shift-aware (real + {cv['n_shifted']} mismatched pairs): **{_fmt(cv['rmse_shift'])}**",
+            f"Cross-validation of **{cv['model']}**: {cv['n_real']} held-out real rows and "
+            f"{cv['n_shifted']} mismatched pairs built from them.",
+            "",
+        ]
+        models = metrics.get("cv_models") or {}
+        if models:
+            lines += [
+                "| model | CV RMSE plain | CV RMSE shift-aware | mismatched pairs only |",
+                "|---|---|---|---|",
+            ]
+            for name, row in models.items():
+                cells = [row["rmse_plain"], row["rmse_shift"], row["rmse_shifted_only"]]
+                lines.append(f"| {name} | " + " | ".join(_fmt(c) for c in cells) + " |")
+            lines.append("")
+        lines += [
+            f"Per true-score bin ({cv['model']}):",
             "",
             "| true-score bin | n (plain) | RMSE plain | n (shift-aware) | RMSE shift-aware |",
             "|---|---|---|---|---|",
         ]
         for p, s in zip(cv["per_bin_plain"], cv["per_bin_shift"], strict=True):
-            lines.append(f"| {p['bin']} | {p['n']} | {_fmt(p['rmse'])} | {s['n']} | {_fmt(s['rmse'])} |")
+            lines.append(
+                f"| {p['bin']} | {p['n']} | {_fmt(p['rmse'])} | {s['n']} | {_fmt(s['rmse'])} |"
+            )
         lines.append("")
+    weights = metrics.get("stack_weights")
+    if weights:
+        lines.append(
+            f"- stack weights ({weights['meta']}, fitted on {weights['n_rows']} rows): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in weights["weights"].items())
+            + f", intercept {weights['intercept']:.3f}"
+        )
     tp = metrics.get("test_predictions")
     if tp:
         lines.append(
@@ -201,7 +351,12 @@ def _summary_md(metrics, timings):
             f"{100 * tp['share_below_5']:.1f}% below 5"
         )
     if "test" in metrics:
-        lines.append("- test RMSE (labels given): " + ", ".join(f"{k} {_fmt(v)}" for k, v in metrics["test"].items()))
+        lines.append(
+            "- test RMSE (labels given): "
+            + ", ".join(f"{k} {_fmt(v)}" for k, v in metrics["test"].items())
+        )
+    for name, scores in (metrics.get("test_models") or {}).items():
+        lines.append(f"  - {name}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items()))
     lines += ["", "## Timings (seconds)", ""]
     lines += [f"- {k}: {_fmt(v)}" for k, v in timings.items()]
     return "\n".join(lines) + "\n"

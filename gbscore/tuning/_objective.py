@@ -1,0 +1,221 @@
+"""The objective of a base-model study: the pipeline's cross-validated RMSE.
+
+The folds, the held-out mismatched pairs and the score are those of
+:func:`gbscore.validation.cross_validate` (grouped by conversation, mismatched pairs built only
+from held-out rows), so the value of a finished trial equals
+``cross_validate(pipeline, X, y, n_splits=..., random_state=...).rmse_shift`` for the config it
+stores. The folds run one by one here so that a trial can be pruned between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold
+
+from ..augment import conversation_groups
+from ..exceptions import ConfigError
+from ..pipeline import DEFAULT_CONFIG, merge_config
+from ..validation import _fold_seed, default_eval_sampler, rmse
+from ._config import build_tuned_pipeline
+from ._spaces import SEARCH_SPACES, suggest_params
+
+__all__ = ["PipelineObjective", "data_fingerprint", "worker_id"]
+
+TARGETS = ("shift", "plain")
+PRUNING = ("fold", "round", "none")
+
+
+def worker_id():
+    """``host:pid`` of this process, stored on every trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def data_fingerprint(X, y):
+    """Short hash of a training table and its scores (a study refuses other data)."""
+    digest = hashlib.sha256()
+    digest.update(
+        pd.util.hash_pandas_object(X.reset_index(drop=True), index=False).to_numpy().tobytes()
+    )
+    digest.update(np.ascontiguousarray(np.asarray(y, dtype=np.float64)).tobytes())
+    return digest.hexdigest()[:16]
+
+
+class PipelineObjective:
+    """Optuna objective: the CV RMSE of the pipeline a trial configures.
+
+    Each call suggests ``params`` from the search space, merges them over ``base_config``,
+    builds the pipeline and cross-validates it fold by fold. With ``pruning="fold"`` the
+    running RMSE over the folds done so far is reported after each fold (step = fold index)
+    and the pruner may stop the trial; with ``pruning="round"`` LightGBM reports its inner
+    validation L2 after every boosting round of the first fold, through optuna-integration's
+    ``LightGBMPruningCallback`` (rounds restart in every fold, so only one fold can give
+    comparable steps). The trial stores its full config (``user_attrs["config"]``), both
+    RMSEs, its duration and the worker that ran it.
+
+    Embeddings are never recomputed per trial: the featurizer finds every string in the
+    process memo (or the disk cache in ``cache_dir``) after the first trial.
+
+    Parameters
+    ----------
+    X : DataFrame
+        The tidy training table (no ``score`` column needed).
+    y : array-like
+        Scores.
+    model : {"lightgbm", "catboost", "ridge"}, default="lightgbm"
+    base_config : dict, optional
+        Merged over :data:`~gbscore.pipeline.DEFAULT_CONFIG`; the trial's params go on top.
+        Its ``encoder`` is used by every trial, its ``cv.n_splits`` and ``random_state`` fix
+        the folds.
+    space : callable, optional
+        ``space(trial) -> params``; default :func:`~gbscore.tuning.suggest_params` for
+        ``model`` (without the augmenter when ``pruning="round"``: the boosting rounds report
+        L2 on an inner split of real and synthetic rows, whose labels the augmenter changes,
+        so its values are comparable across trials only with the augmenter fixed).
+    target : {"shift", "plain"}, default="shift"
+        Minimise the shift-aware RMSE (held-out rows plus mismatched pairs built from them)
+        or the plain RMSE on held-out rows.
+    pruning : {"fold", "round", "none"}, default="fold"
+    metric_embeddings : DataFrame, optional
+        The given metric embeddings, passed to the pipeline.
+    cache_dir : str or Path, optional
+        Embedding cache directory.
+    """
+
+    def __init__(
+        self,
+        X,
+        y,
+        *,
+        model="lightgbm",
+        base_config=None,
+        space=None,
+        target="shift",
+        pruning="fold",
+        metric_embeddings=None,
+        cache_dir=None,
+    ):
+        if model not in SEARCH_SPACES:
+            raise ConfigError(f"model={model!r} is not one of {sorted(SEARCH_SPACES)}")
+        if target not in TARGETS:
+            raise ConfigError(f"target={target!r} is not one of {list(TARGETS)}")
+        if pruning not in PRUNING:
+            raise ConfigError(f"pruning={pruning!r} is not one of {list(PRUNING)}")
+        if pruning == "round" and model != "lightgbm":
+            raise ConfigError(
+                f"pruning='round' reports LightGBM boosting rounds; model={model!r} supports "
+                "pruning='fold' or 'none'"
+            )
+        self.X = X.drop(columns="score", errors="ignore").reset_index(drop=True)
+        self.y = np.asarray(y, dtype=np.float64)
+        if len(self.X) != len(self.y):
+            raise ValueError(f"X has {len(self.X)} rows but y has {len(self.y)}")
+        self.model = model
+        self.base_config = merge_config(DEFAULT_CONFIG, base_config)
+        self.base_config["model"] = model
+        self.space = space
+        self.target = target
+        self.pruning = pruning
+        self.metric_embeddings = metric_embeddings
+        self.cache_dir = cache_dir
+        self.n_splits = int(self.base_config["cv"]["n_splits"])
+        self.random_state = self.base_config.get("random_state", 0)
+        self._splits = None
+
+    # -- folds ---------------------------------------------------------------------------
+
+    def splits(self):
+        """The (train, test) index pairs, exactly those of ``cross_validate``."""
+        if self._splits is None:
+            groups = conversation_groups(self.X)
+            n_groups = len(np.unique(groups))
+            if self.n_splits < 2 or self.n_splits > n_groups:
+                raise ConfigError(
+                    f"cv.n_splits={self.n_splits} must be between 2 and the number of "
+                    f"conversations ({n_groups})"
+                )
+            folds = GroupKFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state)
+            self._splits = list(folds.split(self.X, self.y, groups))
+        return self._splits
+
+    def config_for(self, trial):
+        """The config a trial evaluates: ``base_config`` with the suggested params on top."""
+        # Round pruning compares inner-validation L2 over real *and synthetic* rows, which is
+        # comparable across trials only while the augmenter is fixed.
+        augment = self.pruning != "round"
+        space = self.space or (lambda t: suggest_params(t, self.model, augment=augment))
+        params = space(trial)
+        config = merge_config(self.base_config, {})
+        config.pop("stack", None)  # the stack section means nothing to a base model
+        config["params"] = {**(config.get("params") or {}), **params}
+        return config
+
+    def build(self, config):
+        """The unfitted pipeline of a config (label-policy specs resolved)."""
+        return build_tuned_pipeline(
+            config,
+            metric_embeddings=self.metric_embeddings,
+            cache_dir=self.cache_dir,
+            show_progress=False,
+        )
+
+    def _fold(self, estimator, eval_sampler, k, fit_params):
+        train, test = self.splits()[k]
+        model = clone(estimator)
+        model.fit(self.X.iloc[train].reset_index(drop=True), self.y[train], **fit_params)
+        X_test = self.X.iloc[test].reset_index(drop=True)
+        pred = model.predict(X_test)
+        shift_y, shift_pred = np.empty(0), np.empty(0)
+        if eval_sampler is not None:
+            sampler = clone(eval_sampler).set_params(random_state=_fold_seed(eval_sampler, k))
+            X_all, y_all = sampler.fit_resample(X_test, self.y[test])
+            mask = sampler.synthetic_mask_
+            shift_y = y_all[mask]
+            if mask.any():
+                shift_pred = model.predict(X_all[mask].reset_index(drop=True))
+        return self.y[test], pred, shift_y, shift_pred
+
+    # -- the objective -------------------------------------------------------------------
+
+    def __call__(self, trial):
+        import optuna
+
+        start = time.perf_counter()
+        trial.set_user_attr("worker", worker_id())
+        config = self.config_for(trial)
+        trial.set_user_attr("config", config)
+        estimator = self.build(config)
+        eval_sampler = default_eval_sampler(estimator, random_state=self.random_state)
+        real_y, real_p, shift_y, shift_p = [], [], [], []
+        for k in range(self.n_splits):
+            fit_params = {}
+            if self.pruning == "round" and k == 0:
+                from optuna_integration import LightGBMPruningCallback
+
+                fit_params["model__callbacks"] = [
+                    LightGBMPruningCallback(trial, "l2", valid_name="valid_0")
+                ]
+            ry, rp, sy, sp = self._fold(estimator, eval_sampler, k, fit_params)
+            real_y.append(ry)
+            real_p.append(rp)
+            shift_y.append(sy)
+            shift_p.append(sp)
+            plain = rmse(np.concatenate(real_y), np.concatenate(real_p))
+            shift = rmse(np.concatenate(real_y + shift_y), np.concatenate(real_p + shift_p))
+            value = shift if self.target == "shift" else plain
+            trial.set_user_attr("folds_done", k + 1)
+            if self.pruning == "fold":
+                trial.report(value, step=k)
+                if k < self.n_splits - 1 and trial.should_prune():
+                    trial.set_user_attr("seconds", round(time.perf_counter() - start, 3))
+                    raise optuna.TrialPruned(f"pruned after fold {k} with running RMSE {value:.4f}")
+        trial.set_user_attr("rmse_plain", plain)
+        trial.set_user_attr("rmse_shift", shift)
+        trial.set_user_attr("seconds", round(time.perf_counter() - start, 3))
+        return value

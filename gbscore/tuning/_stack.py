@@ -1,0 +1,207 @@
+"""The stack study: which base models to blend and how the meta-learner is fitted.
+
+Base models are cross-validated once (:func:`gbscore.stacking.compute_oof`) and their
+out-of-fold predictions saved to a file; every trial then only refits the meta-learner, so a
+trial costs milliseconds. A trial is scored by :func:`gbscore.stacking.cross_fit_meta` over the
+OOF rows with the same folds: the meta-learner for fold ``k`` is fitted on the other folds'
+rows and predicts fold ``k``'s real rows and mismatched pairs, so no row is scored by a
+meta-learner that saw it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import ConfigError
+from ..validation import rmse
+from ._config import POLICY_KEY, build_tuned_pipeline
+
+__all__ = ["StackObjective", "cached_oof"]
+
+log = logging.getLogger("gbscore")
+
+
+def _base_spec(config, data, cache_dir, show_progress):
+    """A config dict for compute_oof, or the built pipeline when it holds a label-policy spec
+    (which only :func:`~gbscore.tuning.build_tuned_pipeline` resolves)."""
+    if isinstance((config.get("params") or {}).get(POLICY_KEY), dict):
+        return build_tuned_pipeline(
+            config,
+            metric_embeddings=data.metric_embeddings,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+        )
+    return config
+
+
+def cached_oof(
+    configs, data, *, path, cache_dir=None, n_splits=5, random_state=0, show_progress=True
+):
+    """Load the OOF predictions at ``path``, or compute them once and save them there.
+
+    Parameters
+    ----------
+    configs : dict of str to dict
+        Base model name -> config.
+    data : TuningData
+    path : str or Path
+        An ``.npz`` file written by :meth:`gbscore.stacking.OOFPredictions.save`.
+    cache_dir, n_splits, random_state, show_progress
+        As for :func:`gbscore.stacking.compute_oof`.
+
+    Returns
+    -------
+    OOFPredictions
+    """
+    from ..stacking import OOFPredictions, compute_oof
+
+    path = Path(path)
+    if path.exists():
+        oof = OOFPredictions.load(path)
+        y_real = np.asarray(oof.y, dtype=np.float64)[~np.asarray(oof.is_shifted, dtype=bool)]
+        if len(y_real) != len(data.y) or not np.array_equal(y_real, data.y):
+            raise ConfigError(
+                f"{path}: these out-of-fold predictions were computed on other training data "
+                f"({len(y_real)} real rows, here {len(data.y)}); delete the file or pass "
+                "another --oof"
+            )
+        if oof.n_splits != n_splits:
+            raise ConfigError(
+                f"{path} holds {oof.n_splits}-fold predictions but this study uses "
+                f"n_splits={n_splits}; delete the file or pass another --oof"
+            )
+        missing = sorted(set(configs) - set(oof.models))
+        if missing:
+            raise ConfigError(
+                f"{path} has predictions of {oof.models} but not of {missing}; delete it to "
+                "recompute, or pass another --oof"
+            )
+        log.info("loaded out-of-fold predictions of %s from %s", oof.models, path)
+        return oof
+    start = time.perf_counter()
+    specs = {name: _base_spec(cfg, data, cache_dir, show_progress) for name, cfg in configs.items()}
+    oof = compute_oof(
+        specs,
+        data.X,
+        data.y,
+        metric_embeddings=data.metric_embeddings,
+        cache_dir=cache_dir,
+        n_splits=n_splits,
+        random_state=random_state,
+        show_progress=show_progress,
+    )
+    oof.save(path)
+    log.info("out-of-fold predictions: %.1fs, saved to %s", time.perf_counter() - start, path)
+    return oof
+
+
+class StackObjective:
+    """Optuna objective over cached OOF predictions: base-model subset and meta-learner.
+
+    A trial chooses which base models enter (``use__<name>``; a trial choosing none is
+    pruned), the meta-learner (``meta``: non-negative least squares or ridge), the ridge
+    strength (``meta_alpha``, ridge only) and the rows it is fitted on (``meta_rows``: real
+    rows and mismatched pairs, or real rows only). Its value is the RMSE of
+    :func:`gbscore.stacking.cross_fit_meta` on the held-out rows.
+
+    Parameters
+    ----------
+    oof : OOFPredictions
+    configs : dict of str to dict, optional
+        The base models' configs; with them each trial stores a complete ``"model":
+        "stack"`` config (``gbscore run --config`` reads its export).
+    target : {"shift", "plain"}, default="shift"
+        Score every held-out row (real and mismatched), or the real ones only.
+    metas : sequence of str, default=("nnls", "ridge")
+    alpha_range : (float, float), default=(1e-3, 1e3)
+        Log-uniform range of the ridge meta-learner's penalty.
+    rows : sequence of str, default=("shift_aware", "real")
+        Row sets the meta-learner may be fitted on.
+    random_state : int, default=0
+        Stored in the exported config (the seed the OOF predictions were computed with).
+    """
+
+    def __init__(
+        self,
+        oof,
+        *,
+        configs=None,
+        target="shift",
+        metas=("nnls", "ridge"),
+        alpha_range=(1e-3, 1e3),
+        rows=("shift_aware", "real"),
+        random_state=0,
+    ):
+        if target not in ("shift", "plain"):
+            raise ConfigError(f"target={target!r} is not one of ['shift', 'plain']")
+        if configs is not None:
+            missing = sorted(set(oof.models) - set(configs))
+            if missing:
+                raise ConfigError(f"no config for the out-of-fold columns {missing}")
+        self.oof = oof
+        self.configs = configs
+        self.target = target
+        self.metas = tuple(metas)
+        self.alpha_range = alpha_range
+        self.rows = tuple(rows)
+        self.random_state = random_state
+
+    def evaluate(self, models, meta="nnls", alpha=1.0, rows="shift_aware"):
+        """``(shift-aware RMSE, plain RMSE)`` of the cross-fitted stack of ``models``."""
+        from ..stacking import cross_fit_meta
+
+        pred = cross_fit_meta(self.oof, list(models), meta=meta, alpha=alpha, rows=rows)
+        real = ~np.asarray(self.oof.is_shifted, dtype=bool)
+        y = np.asarray(self.oof.y, dtype=np.float64)
+        return rmse(y, pred), rmse(y[real], pred[real])
+
+    def config_for(self, models, meta, alpha, rows):
+        """The ``"model": "stack"`` config of a choice (read by ``stack_configs``)."""
+        section = {"meta": meta, "meta_alpha": alpha, "meta_rows": rows}
+        if self.configs is None:
+            return {"model": "stack", "stack": {"models": list(models), **section}}
+        bases = {}
+        for name in models:
+            own = copy.deepcopy(self.configs[name])
+            for key in ("cv", "stack"):
+                own.pop(key, None)
+            bases[name] = own
+        # Each base carries its own encoder and params; the shared part only names the
+        # encoder when every base uses the same one (stack_configs merges it into each base).
+        config = {
+            "model": "stack",
+            "params": {},
+            "cv": {"n_splits": int(self.oof.n_splits)},
+            "random_state": self.random_state,
+            "stack": {"models": bases, **section},
+        }
+        encoders = [bases[name].get("encoder") for name in models]
+        if encoders[0] is not None and all(e == encoders[0] for e in encoders):
+            config["encoder"] = copy.deepcopy(encoders[0])
+        return config
+
+    def __call__(self, trial):
+        import optuna
+
+        chosen = [
+            m for m in self.oof.models if trial.suggest_categorical(f"use__{m}", [True, False])
+        ]
+        meta = trial.suggest_categorical("meta", list(self.metas))
+        alpha = (
+            trial.suggest_float("meta_alpha", *self.alpha_range, log=True)
+            if meta == "ridge"
+            else 1.0
+        )
+        rows = trial.suggest_categorical("meta_rows", list(self.rows))
+        if not chosen:
+            raise optuna.TrialPruned("no base model chosen")
+        shift, plain = self.evaluate(chosen, meta, alpha, rows)
+        trial.set_user_attr("rmse_shift", shift)
+        trial.set_user_attr("rmse_plain", plain)
+        trial.set_user_attr("config", self.config_for(chosen, meta, alpha, rows))
+        return shift if self.target == "shift" else plain

@@ -1,0 +1,481 @@
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LinearRegression
+
+from gbscore import ConfigError, GbscoreError, build_pipeline, load_model, save_model
+from gbscore.augment import conversation_groups
+from gbscore.datasets import make_judge_data
+from gbscore.models import cuda_available, resolve_device
+from gbscore.pipeline import STACK_BASE_PARAMS, stack_configs
+from gbscore.stacking import (
+    MetaModel,
+    OOFPredictions,
+    StackedScoreRegressor,
+    compute_oof,
+    cross_fit_meta,
+    fit_meta,
+)
+from gbscore.validation import rmse
+
+# Model-free encoder and tiny boosters: the real MiniLM path is exercised by the benchmark.
+SHARED = {
+    "encoder": {"kind": "char-tfidf", "n_components": 32},
+    "params": {"interact__n_components": 4, "interact__bilinear_rank": 2},
+}
+LGBM = {"model__n_estimators": 40, "model__n_jobs": 1}
+CAT = {"model__iterations": 40, "model__thread_count": 1}
+
+
+def _cfg(model, **params):
+    return {**SHARED, "model": model, "params": {**SHARED["params"], **params}}
+
+
+BASES = {
+    "lightgbm": _cfg("lightgbm", **LGBM),
+    "catboost": _cfg("catboost", **CAT),
+    "ridge": _cfg("ridge"),
+}
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return make_judge_data(n_train=200, n_test=60, random_state=1)
+
+
+@pytest.fixture(scope="module")
+def emb(demo):
+    return pd.DataFrame(demo.metric_embeddings, index=demo.metric_names)
+
+
+@pytest.fixture(scope="module")
+def Xy(demo):
+    return demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def oof(Xy, emb):
+    X, y = Xy
+    return compute_oof(BASES, X, y, metric_embeddings=emb, n_splits=3, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def stack(Xy, emb):
+    X, y = Xy
+    model = StackedScoreRegressor(
+        base_configs=BASES, n_splits=3, metric_embeddings=emb, show_progress=False
+    )
+    return model.fit(X, y)
+
+
+# -- out-of-fold table ------------------------------------------------------------------
+
+
+def test_oof_layout(oof, Xy):
+    X, y = Xy
+    n = len(X)
+    assert oof.models == ["lightgbm", "catboost", "ridge"]
+    assert oof.n_real == n and not oof.is_shifted[:n].any() and oof.is_shifted[n:].all()
+    np.testing.assert_array_equal(oof.y[:n], y)
+    np.testing.assert_array_equal(oof.row[:n], np.arange(n))
+    assert np.isfinite(oof.preds.to_numpy()).all()
+    # every base model predicted the same rows: one shared set of shifted pairs
+    assert oof.is_shifted.sum() > n  # ~1.6 mismatched pairs per held-out row
+    assert set(oof.relation[n:]) <= {"unrelated", "related", "general", "mismatch"}
+    assert set(oof.fold) == {0, 1, 2}
+    # a shifted pair is built from a held-out row of its own fold
+    shifted = np.flatnonzero(oof.is_shifted)
+    np.testing.assert_array_equal(oof.fold[oof.row[shifted]], oof.fold[shifted])
+    scores = oof.scores()
+    assert set(scores.index) == set(oof.models)
+    assert (scores["rmse_shift"] > 0).all()
+
+
+def test_oof_matches_fitting_each_fold_by_hand(oof, Xy, emb):
+    """The shared featurization gives the same numbers as fitting each pipeline alone."""
+    X, y = Xy
+    fold = oof.fold[: len(X)]
+    train, test = fold != 0, fold == 0
+    pipe = build_pipeline(BASES["lightgbm"], metric_embeddings=emb, show_progress=False)
+    pipe.fit(X[train].reset_index(drop=True), y[train])
+    pred = pipe.predict(X[test].reset_index(drop=True))
+    np.testing.assert_allclose(oof.preds["lightgbm"].to_numpy()[: len(X)][test], pred, rtol=1e-9)
+
+
+def test_save_load_oof(oof, tmp_path):
+    path = oof.save(tmp_path / "oof.npz")
+    back = OOFPredictions.load(path)
+    pd.testing.assert_frame_equal(back.preds, oof.preds)
+    for name in ("y", "fold", "is_shifted", "row"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(oof, name))
+    assert list(back.relation) == list(oof.relation)
+    assert back.timings == pytest.approx(oof.timings)
+
+
+def test_load_rejects_other_files(tmp_path):
+    np.savez(tmp_path / "x.npz", a=np.zeros(3))
+    with pytest.raises(GbscoreError, match="not a gbscore out-of-fold file"):
+        OOFPredictions.load(tmp_path / "x.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(GbscoreError, match="bad.npz"):
+        OOFPredictions.load(tmp_path / "bad.npz")
+
+
+# -- leakage ------------------------------------------------------------------------------
+
+
+def _conversation_keys(X):
+    cols = [
+        c for c in X.columns if c.startswith(("system_prompt__", "user_prompt__", "response__"))
+    ]
+    assert cols, "the featurized table has no text-embedding columns"
+    values = np.round(X[cols].to_numpy(dtype=np.float64), 5)
+    return [row.tobytes() for row in values]
+
+
+class SeenConversationRegressor(RegressorMixin, BaseEstimator):
+    """Instrument: predicts 10 for a row whose conversation it was trained on, else 0.
+
+    "Conversation" is the row's text-embedding columns (whatever its metric), so a model that
+    trained on a held-out row or on any synthetic copy of it (a metric swap) predicts 10.
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        self.seen_ = set(_conversation_keys(X))
+        self.n_train_ = len(X)
+        return self
+
+    def predict(self, X):
+        return np.array([10.0 if k in self.seen_ else 0.0 for k in _conversation_keys(X)])
+
+
+def _with_repeated_conversations(X, y):
+    """Give 60 conversations a second row under another metric, so grouping matters."""
+    extra = X.iloc[:60].copy()
+    metrics = X["metric_name"].to_numpy()
+    extra["metric_name"] = np.roll(metrics[:60], 7)
+    extra = extra[extra["metric_name"].to_numpy() != metrics[:60]]
+    return pd.concat([X, extra], ignore_index=True), np.concatenate([y, y[extra.index]])
+
+
+def test_no_row_is_predicted_by_a_model_that_saw_it(Xy, emb):
+    X, y = _with_repeated_conversations(*Xy)
+    assert (np.bincount(conversation_groups(X)) > 1).sum() > 30
+    # the raw text embeddings must reach the instrument (the default leaves them out)
+    params = {"model": SeenConversationRegressor(), "interact__passthrough": "all"}
+    configs = {"seen": {**SHARED, "model": "ridge", "params": params}}
+    stack = StackedScoreRegressor(
+        base_configs=configs,
+        n_splits=3,
+        metric_embeddings=emb,
+        show_progress=False,
+        uncertainty=None,
+    ).fit(X, y)
+    oof = stack.oof_
+    # real held-out rows and the mismatched pairs built from them: never seen in training
+    assert (oof.preds["seen"].to_numpy() == 0).all()
+    # the instrument does detect seen conversations: the final refit saw every row
+    assert (stack.predict_bases(X)["seen"] == 10).all()
+    # and it trained on real + synthetic rows (augmentation ran inside the training fold)
+    assert stack.base_estimators_["seen"].steps[-1][1].n_train_ > 2 * len(X)
+
+
+def test_fold_groups_are_disjoint(oof, Xy):
+    X, _ = Xy
+    groups = conversation_groups(X)
+    fold = oof.fold[: len(X)]
+    for g in np.unique(groups):
+        assert len(set(fold[groups == g])) == 1
+
+
+def test_meta_learner_rows(oof, Xy):
+    """Default: held-out real rows + held-out mismatched pairs; 'real': real rows only. The
+    training augmentation's synthetic rows are in neither (they are not in the OOF table)."""
+    n = len(Xy[0])
+    shift_aware = fit_meta(oof)
+    assert shift_aware.n_rows_ == len(oof.y) == n + oof.is_shifted.sum()
+    real = fit_meta(oof, rows="real")
+    assert real.n_rows_ == n
+    direct = MetaModel().fit(oof.preds[~oof.is_shifted].reset_index(drop=True), oof.y[:n])
+    np.testing.assert_allclose(real.weights_, direct.weights_)
+    assert not np.allclose(real.weights_, shift_aware.weights_)
+    with pytest.raises(ValueError, match="rows must be one of"):
+        fit_meta(oof, rows="all")
+
+
+def test_stack_meta_rows_exclude_training_synthetics(stack, Xy):
+    n = len(Xy[0])
+    train_sampler = stack.base_estimators_["lightgbm"].named_steps["augment"]
+    n_train_synthetic = int(train_sampler.synthetic_mask_.sum())
+    assert stack.meta_.n_rows_ == len(stack.oof_.y)
+    assert (
+        stack.meta_.n_rows_ - n < n_train_synthetic
+    )  # eval pairs (~1.6n) < train synthetics (~2.25n)
+
+
+# -- meta-learner ---------------------------------------------------------------------------
+
+
+def test_nnls_matches_positive_least_squares():
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 10, 300)
+    P = pd.DataFrame(
+        {
+            "good": y + rng.normal(0, 1, 300),
+            "ok": 0.5 * y + 3 + rng.normal(0, 2, 300),
+            "anti": 10 - y + rng.normal(0, 1, 300),
+        }
+    )
+    meta = MetaModel(clip=False).fit(P, y)
+    ref = LinearRegression(positive=True).fit(P, y)
+    np.testing.assert_allclose(meta.weights_, ref.coef_, atol=1e-6)
+    assert meta.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
+    assert meta.weights_[2] == 0 and (meta.weights_ >= 0).all()
+    ridge = MetaModel(meta="ridge", alpha=1e-6, clip=False).fit(P, y)
+    assert ridge.weights_[2] < 0  # ridge may use a model negatively
+    pred = meta.predict(P[["anti", "good", "ok"]])  # by column name, not position
+    np.testing.assert_allclose(pred, ref.predict(P), atol=1e-6)
+    with pytest.raises(ValueError, match="lack the columns"):
+        meta.predict(P[["good"]])
+    assert set(meta.as_dict()["weights"]) == {"good", "ok", "anti"}
+
+
+def test_meta_fit_on_oof_beats_every_base_in_sample(oof):
+    meta = fit_meta(oof)
+    stacked = rmse(oof.y, meta.predict(oof.preds))
+    assert stacked <= oof.scores()["rmse_shift"].min() + 1e-9
+
+
+def test_cross_fit_meta_uses_other_folds_only(oof):
+    stacked = cross_fit_meta(oof)
+    assert np.isfinite(stacked).all()
+    other = oof.fold != 1
+    meta = MetaModel().fit(oof.preds[other].reset_index(drop=True), oof.y[other])
+    here = oof.fold == 1
+    np.testing.assert_allclose(stacked[here], meta.predict(oof.preds[here].reset_index(drop=True)))
+
+
+# -- the stacked estimator -----------------------------------------------------------------
+
+
+def test_stack_predicts(stack, demo):
+    pred = stack.predict(demo.test)
+    assert pred.shape == (len(demo.test),) and (pred >= 0).all() and (pred <= 10).all()
+    bases = stack.predict_bases(demo.test)
+    assert list(bases.columns) == ["lightgbm", "catboost", "ridge"]
+    np.testing.assert_allclose(pred, stack.meta_.predict(bases))
+    assert "stack" in stack.oof_.models
+    assert (stack.meta_.weights_ >= 0).all()
+    assert stack.prefix_groups_ == [["lightgbm", "catboost", "ridge"]]
+    # bases share one fitted featurization
+    a, b = stack.base_estimators_["lightgbm"], stack.base_estimators_["ridge"]
+    assert a.named_steps["features"] is b.named_steps["features"]
+
+
+def test_stack_base_equals_standalone_pipeline(stack, Xy, emb, demo):
+    X, y = Xy
+    pipe = build_pipeline(BASES["catboost"], metric_embeddings=emb, show_progress=False).fit(X, y)
+    np.testing.assert_allclose(stack.predict_bases(demo.test)["catboost"], pipe.predict(demo.test))
+
+
+def test_stack_deterministic(stack, Xy, emb, demo):
+    again = clone(stack).fit(*Xy)
+    np.testing.assert_array_equal(again.predict(demo.test), stack.predict(demo.test))
+    pd.testing.assert_frame_equal(again.oof_.preds, stack.oof_.preds)
+
+
+def test_stack_save_load_round_trip(stack, demo, tmp_path):
+    path = save_model(stack, tmp_path / "stack.joblib")
+    back, _ = load_model(path)
+    np.testing.assert_array_equal(back.predict(demo.test), stack.predict(demo.test))
+    np.testing.assert_array_equal(
+        back.predict_uncertainty(demo.test), stack.predict_uncertainty(demo.test)
+    )
+
+
+def test_stack_uncertainty(stack, demo):
+    sd = stack.predict_uncertainty(demo.test)
+    assert sd.shape == (len(demo.test),) and np.isfinite(sd).all() and (sd > 0).all()
+    err = np.abs(demo.test_labels["score"].to_numpy() - stack.predict(demo.test))
+    # a rough calibration check on unseen data: most errors within two predicted SDs
+    assert 0.6 <= np.mean(err <= 2 * sd) <= 1.0
+
+
+def test_stack_feature_importances(stack):
+    tables = stack.feature_importances()
+    assert set(tables) == {"lightgbm", "catboost", "ridge"}
+    for table in tables.values():
+        assert list(table.columns) == ["feature", "importance"]
+        assert "cos__metric_text__response" in set(table["feature"])
+
+
+def test_stack_device_auto_on_this_machine(stack):
+    lgbm = stack.base_estimators_["lightgbm"].steps[-1][1]
+    cat = stack.base_estimators_["catboost"].steps[-1][1]
+    assert lgbm.device_ == resolve_device("auto", library="lightgbm")
+    assert cat.device_ == ("gpu" if cuda_available() else "cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device visible")
+def test_stack_on_gpu(Xy, emb, demo):
+    configs = {"catboost": _cfg("catboost", model__device="gpu", **CAT), "ridge": _cfg("ridge")}
+    stack = StackedScoreRegressor(
+        base_configs=configs, n_splits=2, metric_embeddings=emb, show_progress=False
+    ).fit(*Xy)
+    assert stack.base_estimators_["catboost"].steps[-1][1].device_ == "gpu"
+    assert np.isfinite(stack.predict(demo.test)).all()
+
+
+def test_stack_errors(Xy):
+    X, y = Xy
+    with pytest.raises(NotFittedError):
+        StackedScoreRegressor().predict(X)
+    with pytest.raises(ValueError, match="meta"):
+        StackedScoreRegressor(base_configs=BASES, meta="lasso").fit(X, y)
+    with pytest.raises(ConfigError, match="non-empty dict"):
+        compute_oof({}, X, y)
+    with pytest.raises(ValueError, match="n_splits=1"):
+        compute_oof({"ridge": _cfg("ridge")}, X, y, n_splits=1)
+    with pytest.raises(ValueError, match="X has 200 rows but y has 3"):
+        compute_oof({"ridge": _cfg("ridge")}, X, y[:3])
+    with pytest.raises(ConfigError, match="cannot itself be a stack"):
+        compute_oof({"inner": {"model": "stack"}}, X, y, n_splits=2, show_progress=False)
+
+
+# -- parallel paths -------------------------------------------------------------------------
+
+
+def test_joblib_processes_match_sequential_folds(Xy, emb, oof):
+    X, y = Xy
+    configs = {"ridge": BASES["ridge"]}
+    par = compute_oof(
+        configs, X, y, metric_embeddings=emb, n_splits=3, n_jobs=2, show_progress=False
+    )
+    # Worker processes run BLAS on one thread, which changes the last digits of the SVDs in
+    # the features; a row predicted by the wrong fold would be off by whole points.
+    np.testing.assert_allclose(par.preds["ridge"], oof.preds["ridge"], atol=0.05)
+    np.testing.assert_array_equal(par.y, oof.y)
+    np.testing.assert_array_equal(par.fold, oof.fold)
+
+
+def test_parallel_folds_do_not_oversubscribe(monkeypatch):
+    from gbscore.stacking import _limit_inner_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    pipes = {
+        "cat": build_pipeline({"model": "catboost"}),  # thread_count=-1
+        "lgbm": build_pipeline({"model": "lightgbm", "params": {"model__n_jobs": 3}}),
+    }
+    original = _limit_inner_threads(pipes, 4)
+    assert pipes["cat"].get_params()["model__thread_count"] == 2
+    assert pipes["lgbm"].get_params()["model__n_jobs"] == 3  # an explicit count is kept
+    assert original == {("cat", "model__thread_count"): -1}
+
+
+def test_dask_local_cluster(Xy, emb, oof):
+    distributed = pytest.importorskip("distributed")
+    X, y = Xy
+    start = time.perf_counter()
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        res = compute_oof(
+            {"ridge": BASES["ridge"]},
+            X,
+            y,
+            metric_embeddings=emb,
+            n_splits=3,
+            dask_address=cluster.scheduler_address,
+            show_progress=False,
+        )
+    np.testing.assert_allclose(res.preds["ridge"], oof.preds["ridge"], rtol=1e-9)
+    np.testing.assert_array_equal(res.y, oof.y)
+    assert time.perf_counter() - start < 120
+
+
+@pytest.mark.slow  # waits for the connection timeout
+def test_dask_unreachable_scheduler(Xy):
+    pytest.importorskip("distributed")
+    X, y = Xy
+    with pytest.raises(GbscoreError, match="cannot reach the Dask scheduler"):
+        compute_oof({"ridge": _cfg("ridge")}, X, y, n_splits=2, dask_address="tcp://127.0.0.1:1")
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def test_stack_configs_forms():
+    cfgs = stack_configs({"model": "stack", "params": {"interact__n_components": 4}})
+    assert list(cfgs) == ["lightgbm", "catboost", "ridge"]
+    assert cfgs["ridge"]["params"] == cfgs["lightgbm"]["params"] == {"interact__n_components": 4}
+    # CatBoost gets the stack's faster defaults under the shared params
+    assert cfgs["catboost"]["params"] == {
+        **STACK_BASE_PARAMS["catboost"],
+        "interact__n_components": 4,
+    }
+    cfgs = stack_configs({"stack": {"models": {"catboost": {"params": {"model__rsm": 1.0}}}}})
+    assert cfgs["catboost"]["params"]["model__rsm"] == 1.0
+    cfgs = stack_configs(
+        {
+            "model": "stack",
+            "stack": {
+                "models": {
+                    "deep": {"model": "lightgbm", "params": {"model__num_leaves": 63}},
+                    "ridge": {},
+                }
+            },
+        }
+    )
+    assert cfgs["deep"]["model"] == "lightgbm" and cfgs["deep"]["params"]["model__num_leaves"] == 63
+    assert cfgs["ridge"]["model"] == "ridge"
+    cfgs = stack_configs({"stack": {"models": [{"name": "r2", "model": "ridge"}, "catboost"]}})
+    assert list(cfgs) == ["r2", "catboost"]
+
+
+def test_build_pipeline_stack(emb):
+    model = build_pipeline({"model": "stack", **SHARED}, metric_embeddings=emb)
+    assert isinstance(model, StackedScoreRegressor)
+    assert list(model.base_configs) == ["lightgbm", "catboost", "ridge"]
+    assert model.meta == "nnls" and model.meta_rows == "shift_aware"
+    assert build_pipeline({"model": "ridge"}).steps[-1][0] == "model"  # single models unchanged
+
+
+@pytest.mark.parametrize(
+    ("stack", "message"),
+    [
+        ({"models": ["xgboost"]}, "stack.models.xgboost"),
+        ({"models": []}, "empty"),
+        ({"models": [3]}, "each entry"),
+        ({"meta": "nnls", "weights": 1}, "unknown keys"),
+        ({"models": {"ridge": {"params": {"model__n_estimators": 3}}}}, "stack base 'ridge'"),
+    ],
+)
+def test_stack_config_errors(stack, message):
+    with pytest.raises(ConfigError, match=message):
+        build_pipeline({"model": "stack", "stack": stack})
+
+
+def test_cv_result_round_trip_and_single_model_report(oof, tmp_path):
+    from gbscore.report import write_report
+
+    cv = oof.to_cv_result("ridge")
+    assert cv.rmse_shift == pytest.approx(oof.scores().loc["ridge", "rmse_shift"])
+    back = OOFPredictions.from_cv_result(cv, "ridge")
+    assert back.scores().loc["ridge"].to_dict() == pytest.approx(
+        oof.scores().loc["ridge"].to_dict()
+    )
+    metrics = write_report(tmp_path, config={"model": "ridge"}, timings={}, cv=cv)
+    assert metrics["cv"]["model"] == "ridge"
+    assert metrics["cv"]["rmse_plain"] == pytest.approx(cv.rmse_plain)
+    for name in ("per_bin_rmse.csv", "per_bin_rmse.png", "oof_vs_true.png", "hist_predictions.png"):
+        assert (tmp_path / name).is_file()
+
+
+def test_refitted_base_is_a_working_pipeline(stack, demo):
+    pipe = stack.base_estimators_["ridge"]
+    np.testing.assert_allclose(pipe.predict(demo.test), stack.predict_bases(demo.test)["ridge"])

@@ -1,0 +1,251 @@
+import json
+import logging
+import re
+
+import numpy as np
+import optuna
+import pytest
+
+from gbscore import cross_validate
+from gbscore.augment import conversation_groups
+from gbscore.features import memory_cache_info
+from gbscore.pipeline import load_config
+from gbscore.tuning import (
+    PipelineObjective,
+    best_config,
+    build_tuned_pipeline,
+    export_config,
+    make_pruner,
+    make_sampler,
+    run_study,
+)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# Good negatives: a trial with these learns that mismatched pairs score low.
+GOOD = {
+    "augment__swap_random": 1.5,
+    "augment__swap_near": 0.5,
+    "augment__swap_far": 0.5,
+    "augment__response_mismatch": 0.3,
+    "augment__label_policy": "band",
+}
+# No negatives at all: the model predicts ~9 for the held-out mismatched pairs.
+NO_NEGATIVES = {
+    "augment__swap_random": 0.0,
+    "augment__swap_near": 0.0,
+    "augment__swap_far": 0.0,
+    "augment__text_shuffle": 0.0,
+    "augment__response_mismatch": 0.0,
+}
+
+
+def _fixed_space(params):
+    return lambda trial: dict(params)
+
+
+def _objective(data, config, **kw):
+    return PipelineObjective(
+        data.X,
+        data.y,
+        model=config["model"],
+        base_config=config,
+        metric_embeddings=data.metric_embeddings,
+        **kw,
+    )
+
+
+def test_tiny_study_runs_and_stores_what_export_needs(data, fast, sqlite_url, study_name):
+    objective = _objective(data, fast["ridge"])
+    result = run_study(
+        objective,
+        study_name=study_name,
+        storage=sqlite_url,
+        n_trials=2,
+        sampler=make_sampler(0),
+        show_progress=False,
+    )
+    trials = result.study.get_trials()
+    assert result.n_run == 2 and [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    for t in trials:
+        assert np.isfinite(t.value) and t.value == t.user_attrs["rmse_shift"]
+        assert t.user_attrs["folds_done"] == 3
+        assert t.user_attrs["config"]["model"] == "ridge"
+        assert re.fullmatch(r".+:\d+", t.user_attrs["worker"])
+    assert result.counts() == {"COMPLETE": 2}
+
+
+def test_value_is_cross_validate_shift_aware_rmse(data, fast):
+    """Same folds, same held-out mismatched pairs, same number as cross_validate."""
+    objective = _objective(data, fast["ridge"], space=_fixed_space(GOOD))
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    pipe = build_tuned_pipeline(
+        trial.user_attrs["config"], metric_embeddings=data.metric_embeddings
+    )
+    cv = cross_validate(pipe, data.X, data.y, n_splits=3, random_state=0, show_progress=False)
+    assert trial.value == pytest.approx(cv.rmse_shift, rel=1e-9)
+    assert trial.user_attrs["rmse_plain"] == pytest.approx(cv.rmse_plain, rel=1e-9)
+    assert cv.rmse_shift != pytest.approx(cv.rmse_plain)
+
+
+def test_plain_target_minimises_the_plain_rmse(data, fast):
+    objective = _objective(data, fast["ridge"], space=_fixed_space(GOOD), target="plain")
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.value == trial.user_attrs["rmse_plain"] != trial.user_attrs["rmse_shift"]
+
+
+def test_folds_never_share_a_conversation(data, fast):
+    objective = _objective(data, fast["ridge"])
+    groups = conversation_groups(data.X)
+    seen = []
+    for train, test in objective.splits():
+        assert not set(groups[train]) & set(groups[test])
+        seen.append(test)
+    assert sorted(np.concatenate(seen)) == list(range(len(data.y)))
+
+
+def test_second_trial_encodes_nothing(data, fast, caplog):
+    """Embeddings come from the memo after the first trial: no string is encoded again."""
+    objective = _objective(data, fast["ridge"])
+    study = optuna.create_study(sampler=make_sampler(0))
+    with caplog.at_level(logging.INFO, logger="gbscore"):
+        study.optimize(objective, n_trials=1)
+        entries = memory_cache_info()["entries"]
+        caplog.clear()
+        study.optimize(objective, n_trials=1)
+    lines = [r.getMessage() for r in caplog.records if "distinct strings" in r.getMessage()]
+    assert len(lines) >= 3  # fit and predict of every fold
+    assert all(line.endswith(" 0 encoded.") for line in lines), lines
+    assert memory_cache_info()["entries"] == entries
+    assert study.trials[0].params != study.trials[1].params
+
+
+def test_exported_config_reproduces_the_best_trial(data, fast, sqlite_url, study_name, tmp_path):
+    objective = _objective(data, fast["ridge"])
+    result = run_study(
+        objective,
+        study_name=study_name,
+        storage=sqlite_url,
+        n_trials=3,
+        sampler=make_sampler(1),
+        show_progress=False,
+    )
+    path = export_config(result.study, tmp_path / "best.json")
+    config = load_config(path)  # what `gbscore run --config` reads
+    best = result.study.best_trial
+    assert config["params"] == best.user_attrs["config"]["params"]
+    assert json.loads(path.read_text())["params"]["model__alpha"] == best.params["model__alpha"]
+    pipe = build_tuned_pipeline(
+        config, metric_embeddings=data.metric_embeddings, show_progress=False
+    )
+    cv = cross_validate(
+        pipe,
+        data.X,
+        data.y,
+        n_splits=config["cv"]["n_splits"],
+        random_state=config["random_state"],
+        show_progress=False,
+    )
+    assert cv.rmse_shift == pytest.approx(result.study.best_value, rel=1e-9)
+
+
+def test_best_config_needs_a_completed_trial(sqlite_url, study_name):
+    study = optuna.create_study(storage=sqlite_url, study_name=study_name)
+    with pytest.raises(Exception, match="has no completed trial yet"):
+        best_config(study)
+
+
+def test_fold_pruning_prunes_a_trial_without_negatives(data, fast):
+    """Two trials with negatives finish; one without is stopped after its first fold."""
+    pruner = make_pruner("median", max_resource=3, n_startup_trials=2)
+    study = optuna.create_study(pruner=pruner)
+    for params in (GOOD, {**GOOD, "augment__swap_random": 1.0}, {**GOOD, **NO_NEGATIVES}):
+        objective = _objective(data, fast["ridge"], space=_fixed_space(params))
+        study.optimize(objective, n_trials=1)
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "COMPLETE", "PRUNED"]
+    bad = study.trials[2]
+    assert list(bad.intermediate_values) == [0]
+    assert bad.user_attrs["folds_done"] == 1
+    assert bad.intermediate_values[0] > max(t.intermediate_values[0] for t in study.trials[:2])
+
+
+def test_round_pruning_prunes_a_booster_that_overfits_at_once(data, fast):
+    """LightGBM reports its inner validation L2 every round; a wild booster is cut after the
+    warm-up rounds while the calm ones run to early stopping."""
+    calm = {"model__learning_rate": 0.03, "model__min_child_samples": 40, "model__reg_lambda": 30.0}
+    wild = {
+        "model__learning_rate": 0.9,
+        "model__num_leaves": 63,
+        "model__min_child_samples": 2,
+        "model__reg_lambda": 0.0,
+        "model__colsample_bytree": 1.0,
+    }
+    pruner = make_pruner("median", max_resource=60, n_startup_trials=2, n_warmup_steps=5)
+    study = optuna.create_study(pruner=pruner)
+    for params in (calm, {**calm, "model__learning_rate": 0.05}, wild):
+        space = _fixed_space({**GOOD, **params})
+        study.optimize(_objective(data, fast["lightgbm"], space=space, pruning="round"), n_trials=1)
+    first, second, bad = study.trials
+    assert first.state.name == second.state.name == "COMPLETE"
+    assert len(first.intermediate_values) > 20
+    assert bad.state.name == "PRUNED"
+    assert len(bad.intermediate_values) == 6  # steps 0-4 are warm-up; pruned at step 5
+    assert "folds_done" not in bad.user_attrs  # stopped inside the first fold
+
+
+def test_round_pruning_is_for_lightgbm_only(data, fast):
+    with pytest.raises(ValueError, match="pruning='round' reports LightGBM boosting rounds"):
+        _objective(data, fast["ridge"], pruning="round")
+
+
+def test_resume_runs_only_the_missing_trials(data, fast, sqlite_url, study_name):
+    objective = _objective(data, fast["ridge"])
+    first = run_study(
+        objective, study_name=study_name, storage=sqlite_url, n_trials=2, show_progress=False
+    )
+    again = run_study(
+        objective, study_name=study_name, storage=sqlite_url, n_trials=3, show_progress=False
+    )
+    done = run_study(
+        objective, study_name=study_name, storage=sqlite_url, n_trials=3, show_progress=False
+    )
+    assert (first.n_run, again.n_run, done.n_run) == (2, 1, 0)
+    assert [t.number for t in done.study.trials] == [0, 1, 2]
+
+
+def test_a_study_refuses_another_search(data, fast, sqlite_url, study_name):
+    from gbscore.tuning import open_study
+
+    open_study(study_name, sqlite_url, attrs={"model": "ridge"})
+    with pytest.raises(
+        ValueError, match="was created with model='ridge', but this run has model='lightgbm'"
+    ):
+        open_study(study_name, sqlite_url, attrs={"model": "lightgbm"})
+
+
+def test_timeout_stops_the_worker_after_the_running_trial(data, fast, sqlite_url, study_name):
+    objective = _objective(data, fast["ridge"])
+    result = run_study(
+        objective, study_name=study_name, storage=sqlite_url, timeout=0.5, show_progress=False
+    )
+    # The trial running at the deadline finishes; no other starts after it.
+    assert result.n_run == 1
+    assert [t.state.name for t in result.study.get_trials()] == ["COMPLETE"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_trials": 0}, "n_trials must be >= 1, got 0"),
+        ({"timeout": -1}, "timeout must be > 0 seconds, got -1"),
+        ({"n_jobs": 0}, "n_jobs must be a positive number of threads or -1, got 0"),
+    ],
+)
+def test_bad_run_arguments_say_what_to_fix(kwargs, message, sqlite_url, study_name):
+    with pytest.raises(ValueError, match=message):
+        run_study(lambda t: 0.0, study_name=study_name, storage=sqlite_url, **kwargs)

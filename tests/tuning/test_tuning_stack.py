@@ -1,0 +1,163 @@
+"""The stack study: OOF predictions computed once, meta-learner trials on top."""
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+
+from gbscore import ConfigError
+from gbscore.pipeline import load_config, stack_configs
+from gbscore.stacking import OOFPredictions, compute_oof
+from gbscore.tuning import (
+    StackObjective,
+    TuningData,
+    cached_oof,
+    export_config,
+    make_sampler,
+    run_study,
+    tune,
+)
+from gbscore.validation import rmse
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.fixture(scope="module")
+def configs():
+    encoder = {"kind": "char-tfidf", "n_components": 32, "max_features": 3000}
+    return {
+        "ridge": {"model": "ridge", "encoder": encoder},
+        "lightgbm": {
+            "model": "lightgbm",
+            "encoder": encoder,
+            "params": {"model__n_estimators": 60, "model__n_jobs": 1},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def oof_file(configs, data, tmp_path_factory):
+    path = tmp_path_factory.mktemp("oof") / "oof.npz"
+    cached_oof(configs, data, path=path, n_splits=3, show_progress=False)
+    return path
+
+
+def test_oof_is_computed_once_then_read_from_the_file(configs, data, oof_file):
+    before = oof_file.stat().st_mtime_ns, oof_file.read_bytes()
+    oof = cached_oof(configs, data, path=oof_file, n_splits=3, show_progress=False)
+    assert (oof_file.stat().st_mtime_ns, oof_file.read_bytes()) == before  # not recomputed
+    assert oof.models == ["ridge", "lightgbm"]
+    assert oof.n_real == len(data.y) and oof.is_shifted.sum() > len(data.y)
+    np.testing.assert_array_equal(
+        oof.preds.to_numpy(), OOFPredictions.load(oof_file).preds.to_numpy()
+    )
+
+
+def test_cached_oof_refuses_other_data_or_folds(configs, data, oof_file):
+    other = TuningData(X=data.X.iloc[:150], y=data.y[:150])
+    with pytest.raises(ConfigError, match="computed on other training data"):
+        cached_oof(configs, other, path=oof_file, n_splits=3)
+    with pytest.raises(
+        ConfigError, match="holds 3-fold predictions but this study uses n_splits=5"
+    ):
+        cached_oof(configs, data, path=oof_file, n_splits=5)
+    with pytest.raises(ConfigError, match=r"not of \['catboost'\]"):
+        cached_oof({**configs, "catboost": {"model": "catboost"}}, data, path=oof_file, n_splits=3)
+
+
+def test_stack_trials_refit_only_the_meta_learner(configs, oof_file, sqlite_url, study_name):
+    oof = OOFPredictions.load(oof_file)
+    objective = StackObjective(oof, configs=configs)
+    result = run_study(
+        objective,
+        study_name=study_name,
+        storage=sqlite_url,
+        n_trials=25,
+        sampler=make_sampler(0),
+        show_progress=False,
+    )
+    trials = result.study.get_trials()
+    assert len(trials) == 25
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(complete) >= 20
+    for t in complete:
+        chosen = [m for m in oof.models if t.params[f"use__{m}"]]
+        stack = t.user_attrs["config"]["stack"]
+        assert list(stack["models"]) == chosen
+        assert ("meta_alpha" in t.params) == (t.params["meta"] == "ridge")
+        # Every held-out row is scored by a meta-learner fitted on the other folds.
+        assert t.value == pytest.approx(
+            objective.evaluate(chosen, stack["meta"], stack["meta_alpha"], stack["meta_rows"])[0]
+        )
+    for t in trials:
+        if t.state.name == "PRUNED":
+            assert not any(t.params[f"use__{m}"] for m in oof.models)
+
+
+def test_choosing_no_model_prunes_the_trial(configs, oof_file):
+    study = optuna.create_study()
+    study.enqueue_trial(
+        {"use__ridge": False, "use__lightgbm": False, "meta": "nnls", "meta_rows": "real"}
+    )
+    study.optimize(StackObjective(OOFPredictions.load(oof_file), configs=configs), n_trials=1)
+    assert study.trials[0].state.name == "PRUNED"
+
+
+def test_exported_stack_config_reproduces_the_trial(configs, data, oof_file, tmp_path):
+    oof = OOFPredictions.load(oof_file)
+    objective = StackObjective(oof, configs=configs)
+    study = optuna.create_study()
+    study.enqueue_trial(
+        {
+            "use__ridge": True,
+            "use__lightgbm": True,
+            "meta": "ridge",
+            "meta_alpha": 3.0,
+            "meta_rows": "shift_aware",
+        }
+    )
+    study.optimize(objective, n_trials=1)
+    path = export_config(study, tmp_path / "stack.json")
+    config = load_config(path)
+    assert config["model"] == "stack"
+    assert config["stack"]["meta"] == "ridge" and config["stack"]["meta_alpha"] == 3.0
+    bases = stack_configs(config)
+    assert sorted(bases) == ["lightgbm", "ridge"]
+    assert bases["lightgbm"]["params"] == configs["lightgbm"]["params"]
+
+    from gbscore.stacking import cross_fit_meta
+
+    again = compute_oof(
+        bases,
+        data.X,
+        data.y,
+        metric_embeddings=data.metric_embeddings,
+        n_splits=config["cv"]["n_splits"],
+        random_state=config["random_state"],
+        show_progress=False,
+    )
+    np.testing.assert_allclose(
+        again.preds[oof.models].to_numpy(), oof.preds.to_numpy(), rtol=1e-6, atol=1e-6
+    )
+    pred = cross_fit_meta(again, ["ridge", "lightgbm"], meta="ridge", alpha=3.0, rows="shift_aware")
+    assert rmse(again.y, pred) == pytest.approx(study.best_value, rel=1e-6)
+
+
+def test_tune_stack_end_to_end(configs, data, oof_file, sqlite_url, study_name, tmp_path):
+    out = tmp_path / "best-stack.json"
+    result = tune(
+        "stack",
+        data=data,
+        stack_configs=configs,
+        n_splits=3,
+        storage=sqlite_url,
+        study_name=study_name,
+        n_trials=5,
+        oof_path=oof_file,
+        export=out,
+        show_progress=False,
+    )
+    assert result.n_run == 5
+    exported = json.loads(out.read_text())
+    assert exported["model"] == "stack" and set(exported["stack"]["models"]) <= set(configs)
