@@ -32,6 +32,7 @@ from .features import (
 from .models import CatBoostScoreRegressor, LightGBMScoreRegressor, RidgeScoreRegressor, resolve_device
 from .persist import load_model, save_model
 from .pipeline import DEFAULT_CONFIG, ScorePipeline, build_pipeline
+from .stacking import MetaModel, OOFPredictions, StackedScoreRegressor, compute_oof, fit_meta
 from .validation import CVResult, cross_validate
 
 __all__ = [
@@ -48,19 +49,24 @@ __all__ = [
     "GbscoreError",
     "InteractionFeatures",
     "LightGBMScoreRegressor",
+    "MetaModel",
     "MetricMatchFeatures",
     "MissingDependencyError",
     "NegativeSampler",
+    "OOFPredictions",
     "RidgeScoreRegressor",
     "ScorePipeline",
     "SentenceTransformerEncoder",
     "SimilarityLabels",
+    "StackedScoreRegressor",
     "TableFeatures",
     "UnknownMetricError",
     "__version__",
     "build_pipeline",
+    "compute_oof",
     "conversation_groups",
     "cross_validate",
+    "fit_meta",
     "load_competition",
     "load_model",
     "load_records",
