@@ -11,7 +11,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from .augment import BandLabels, NegativeSampler, SimilarityLabels, conversation_groups
+from .augment import BandLabels, EmbeddingNoise, NegativeSampler, SimilarityLabels, conversation_groups
 from .data import CompetitionData, load_competition, load_records, normalize_records, write_submission
 from .exceptions import (
     ConfigError,
@@ -44,6 +44,7 @@ __all__ = [
     "ConfigError",
     "DEFAULT_CONFIG",
     "DataError",
+    "EmbeddingNoise",
     "EmbeddingFeaturizer",
     "EncoderUnavailableError",
     "GbscoreError",

@@ -32,6 +32,7 @@ from .data import TEXT_COLUMNS
 __all__ = [
     "DEFAULT_GENERAL_METRICS",
     "BandLabels",
+    "EmbeddingNoise",
     "LabelPolicy",
     "NegativeSampler",
     "SimilarityLabels",
@@ -489,3 +490,70 @@ class NegativeSampler(BaseEstimator):
         tags.target_tags.required = True
         return tags
 
+
+
+class EmbeddingNoise(BaseEstimator):
+    """Add noisy copies of featurized rows during ``fit`` only (the embedding-noise strategy).
+
+    Unlike :class:`NegativeSampler`, which works on the tidy table so its labels can follow
+    metric names, this sampler works on the numeric output of the featurizer: each copy is a
+    real row with Gaussian noise added to its embedding-block columns (``<block>__<i>``; all
+    columns when none are named that way) and keeps the row's label. Place it after the
+    ``features`` step of a :class:`~gbscore.pipeline.ScorePipeline`.
+
+    Parameters
+    ----------
+    ratio : float >= 0, default=0.5
+        Noisy copies per row.
+    scale : float >= 0, default=0.02
+        Noise standard deviation, relative to each column's standard deviation.
+    random_state : int, RandomState or None, default=None
+
+    Attributes
+    ----------
+    sample_indices_, synthetic_mask_, sample_weight_ : ndarray
+        As for :class:`NegativeSampler`.
+    """
+
+    _estimator_type = "sampler"
+    _parameter_constraints: dict = {
+        "ratio": [Interval(numbers.Real, 0, None, closed="left")],
+        "scale": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, ratio=0.5, scale=0.02, random_state=None):
+        self.ratio = ratio
+        self.scale = scale
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.fit_resample(X, y)
+        return self
+
+    def fit_resample(self, X, y, **params):
+        from .features._interactions import embedding_blocks
+
+        self._validate_params()
+        rng = check_random_state(self.random_state)
+        y = np.asarray(y, dtype=np.float64).ravel()
+        frame = X if isinstance(X, pd.DataFrame) else None
+        A = np.asarray(X, dtype=np.float32)
+        if A.ndim != 2 or len(A) != len(y):
+            raise ValueError(f"EmbeddingNoise needs a 2-D X with one row per label; got {A.shape} and {len(y)} labels")
+        src = NegativeSampler._draw_sources(self.ratio, len(A), rng)
+        cols = np.arange(A.shape[1])
+        if frame is not None:
+            blocks = embedding_blocks(frame.columns)
+            if blocks:
+                cols = np.concatenate(list(blocks.values()))
+        noisy = A[src].copy()
+        sd = A[:, cols].std(axis=0) if len(A) > 1 else np.ones(len(cols), dtype=np.float32)
+        noisy[:, cols] += rng.normal(size=(len(src), len(cols))).astype(np.float32) * (self.scale * sd)
+        out = np.vstack([A, noisy])
+        self.sample_indices_ = np.concatenate([np.arange(len(A)), src])
+        self.synthetic_mask_ = np.r_[np.zeros(len(A), bool), np.ones(len(src), bool)]
+        self.sample_weight_ = np.ones(len(out))
+        if frame is not None:
+            out = pd.DataFrame(out, columns=frame.columns).astype(frame.dtypes.to_dict())
+        return out, np.r_[y, y[src]]

@@ -207,3 +207,24 @@ def test_metric_embeddings_drive_similarity():
     Xr, _ = s.fit_resample(X, y)
     m = s.synthetic_mask_ & (X["metric_name"].to_numpy()[s.sample_indices_] == METRICS[0])
     assert set(Xr["metric_name"][m]) == {"jailbreak"}
+
+
+def test_embedding_noise_adds_noisy_copies_of_embedding_columns_only():
+    from gbscore.augment import EmbeddingNoise
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 4)), columns=["response__0", "response__1", "len__response", "metric_family"])
+    y = rng.uniform(0, 10, size=40)
+    s = EmbeddingNoise(ratio=1.5, scale=0.1, random_state=0)
+    Xr, yr = s.fit_resample(X, y)
+    assert len(Xr) == 40 + 60 and list(Xr.columns) == list(X.columns)
+    src = s.sample_indices_[s.synthetic_mask_]
+    np.testing.assert_array_equal(yr[40:], y[src])  # labels kept
+    syn = Xr[s.synthetic_mask_].to_numpy()
+    orig = X.to_numpy()[src]
+    assert not np.allclose(syn[:, :2], orig[:, :2])  # embedding block perturbed
+    np.testing.assert_allclose(syn[:, 2:], orig[:, 2:], rtol=1e-6)  # statistics untouched
+    again = EmbeddingNoise(ratio=1.5, scale=0.1, random_state=0).fit_resample(X, y)[0]
+    pd.testing.assert_frame_equal(Xr, again)
+    with pytest.raises(ValueError, match="ratio"):
+        EmbeddingNoise(ratio=-1).fit_resample(X, y)

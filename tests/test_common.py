@@ -11,7 +11,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from gbscore.augment import BandLabels, NegativeSampler, SimilarityLabels
+from gbscore.augment import BandLabels, EmbeddingNoise, NegativeSampler, SimilarityLabels
 from gbscore.features import InteractionFeatures, MetricMatchFeatures, TableFeatures
 from gbscore.models import CatBoostScoreRegressor, LightGBMScoreRegressor, RidgeScoreRegressor
 
@@ -57,6 +57,7 @@ TABLE_LEVEL = [
     InteractionFeatures(),
     MetricMatchFeatures(),
     NegativeSampler(),
+    EmbeddingNoise(),
     BandLabels(),
     SimilarityLabels(),
 ]
