@@ -35,8 +35,12 @@ CONFIGS = {
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", required=True, type=Path)
-    ap.add_argument("--cache-dir", type=Path, default=None, help="embedding cache (default: none, memory only)")
-    ap.add_argument("--folds", type=int, default=3, help="CV folds (3 keeps the run under ~1 h on 2 cores)")
+    ap.add_argument(
+        "--cache-dir", type=Path, default=None, help="embedding cache (default: none, memory only)"
+    )
+    ap.add_argument(
+        "--folds", type=int, default=3, help="CV folds (3 keeps the run under ~1 h on 2 cores)"
+    )
     ap.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--skip-cv", action="store_true", help="only test RMSE")
     args = ap.parse_args(argv)
@@ -49,7 +53,9 @@ def main(argv=None):
     results = {}
     for name in args.configs:
         start = time.perf_counter()
-        pipe = build_pipeline(CONFIGS[name], metric_embeddings=emb, cache_dir=args.cache_dir, show_progress=False)
+        pipe = build_pipeline(
+            CONFIGS[name], metric_embeddings=emb, cache_dir=args.cache_dir, show_progress=False
+        )
         pred = pipe.fit(X, y).predict(data.test)
         fit_s = time.perf_counter() - start
         row = {"test_rmse": rmse(labels["score"], pred), "fit_predict_seconds": round(fit_s, 1)}
@@ -60,22 +66,35 @@ def main(argv=None):
             # the same evaluation sampler for every config (the default policy's), so the
             # shift-aware CV numbers are comparable across configurations
             cv = cross_validate(
-                build_pipeline(CONFIGS[name], metric_embeddings=emb, cache_dir=args.cache_dir, show_progress=False),
+                build_pipeline(
+                    CONFIGS[name],
+                    metric_embeddings=emb,
+                    cache_dir=args.cache_dir,
+                    show_progress=False,
+                ),
                 X,
                 y,
                 n_splits=args.folds,
                 eval_sampler=_eval_sampler(emb),
                 show_progress=False,
             )
-            row.update(cv_rmse_plain=cv.rmse_plain, cv_rmse_shift=cv.rmse_shift, cv_seconds=round(cv.seconds, 1))
+            row.update(
+                cv_rmse_plain=cv.rmse_plain,
+                cv_rmse_shift=cv.rmse_shift,
+                cv_seconds=round(cv.seconds, 1),
+            )
         results[name] = row
         print(f"{name:28s} " + "  ".join(f"{k}={v:.3f}" for k, v in row.items()), flush=True)
 
     out = {"configs": results}
     if not args.skip_cv and len(results) >= 3:
         test = [r["test_rmse"] for r in results.values()]
-        out["spearman_shift_cv_vs_test"] = float(spearmanr([r["cv_rmse_shift"] for r in results.values()], test)[0])
-        out["spearman_plain_cv_vs_test"] = float(spearmanr([r["cv_rmse_plain"] for r in results.values()], test)[0])
+        out["spearman_shift_cv_vs_test"] = float(
+            spearmanr([r["cv_rmse_shift"] for r in results.values()], test)[0]
+        )
+        out["spearman_plain_cv_vs_test"] = float(
+            spearmanr([r["cv_rmse_plain"] for r in results.values()], test)[0]
+        )
     baselines_path = args.data_dir / "baselines.json"
     if baselines_path.is_file():
         base = json.loads(baselines_path.read_text())["results"]
@@ -100,7 +119,9 @@ def main(argv=None):
 def _eval_sampler(emb):
     from gbscore.validation import default_eval_sampler
 
-    return default_eval_sampler(build_pipeline({}, metric_embeddings=emb, show_progress=False), random_state=0)
+    return default_eval_sampler(
+        build_pipeline({}, metric_embeddings=emb, show_progress=False), random_state=0
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,20 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from .augment import BandLabels, EmbeddingNoise, NegativeSampler, SimilarityLabels, conversation_groups
-from .data import CompetitionData, load_competition, load_records, normalize_records, write_submission
+from .augment import (
+    BandLabels,
+    EmbeddingNoise,
+    NegativeSampler,
+    SimilarityLabels,
+    conversation_groups,
+)
+from .data import (
+    CompetitionData,
+    load_competition,
+    load_records,
+    normalize_records,
+    write_submission,
+)
 from .exceptions import (
     ConfigError,
     DataError,
@@ -29,7 +41,12 @@ from .features import (
     SentenceTransformerEncoder,
     TableFeatures,
 )
-from .models import CatBoostScoreRegressor, LightGBMScoreRegressor, RidgeScoreRegressor, resolve_device
+from .models import (
+    CatBoostScoreRegressor,
+    LightGBMScoreRegressor,
+    RidgeScoreRegressor,
+    resolve_device,
+)
 from .persist import load_model, save_model
 from .pipeline import DEFAULT_CONFIG, ScorePipeline, build_pipeline
 from .stacking import MetaModel, OOFPredictions, StackedScoreRegressor, compute_oof, fit_meta

@@ -355,7 +355,12 @@ class NegativeSampler(BaseEstimator):
         n = len(X)
 
         names = pd.unique(
-            np.concatenate([X["metric_name"].to_numpy(dtype=object), np.asarray(self.metric_names or [], dtype=object)])
+            np.concatenate(
+                [
+                    X["metric_name"].to_numpy(dtype=object),
+                    np.asarray(self.metric_names or [], dtype=object),
+                ]
+            )
         )
         if len(names) < 2:
             raise ValueError(
@@ -372,7 +377,9 @@ class NegativeSampler(BaseEstimator):
         metric_idx = pd.Index(names).get_indexer(X["metric_name"])
         groups = conversation_groups(X)
         n_metrics = len(names)
-        order = np.argsort(-np.where(np.eye(n_metrics, dtype=bool), -np.inf, similarity), axis=1, kind="stable")
+        order = np.argsort(
+            -np.where(np.eye(n_metrics, dtype=bool), -np.inf, similarity), axis=1, kind="stable"
+        )
         near = order[:, : min(self.n_near, n_metrics - 1)]
         far = order[:, max(1, (n_metrics - 1) // 2) : n_metrics - 1]
 
@@ -411,7 +418,11 @@ class NegativeSampler(BaseEstimator):
                 # metric had been swapped for this one.
                 donor_rows = X.iloc[donor].reset_index(drop=True)
                 rows[list(TEXT_COLUMNS)] = donor_rows[list(TEXT_COLUMNS)]
-                policy_source, policy_target, group = metric_idx[donor], metric_idx[src], groups[donor]
+                policy_source, policy_target, group = (
+                    metric_idx[donor],
+                    metric_idx[src],
+                    groups[donor],
+                )
             else:  # response_mismatch
                 rows["response"] = X["response"].to_numpy(dtype=object)[donor]
                 policy_source, policy_target, group = metric_idx[src], metric_idx[src], groups[src]
@@ -466,7 +477,11 @@ class NegativeSampler(BaseEstimator):
 
     def _check_input(self, X, y):
         if not isinstance(X, pd.DataFrame) or "metric_name" not in X.columns:
-            got = type(X).__name__ if not isinstance(X, pd.DataFrame) else f"columns {list(X.columns)}"
+            got = (
+                type(X).__name__
+                if not isinstance(X, pd.DataFrame)
+                else f"columns {list(X.columns)}"
+            )
             raise ValueError(
                 "NegativeSampler works on the tidy table (a DataFrame with 'metric_name' and "
                 f"the text columns {TEXT_COLUMNS}); got {got}. Put it before the featurizer."
@@ -489,7 +504,6 @@ class NegativeSampler(BaseEstimator):
         tags.input_tags.string = True
         tags.target_tags.required = True
         return tags
-
 
 
 class EmbeddingNoise(BaseEstimator):
@@ -540,7 +554,9 @@ class EmbeddingNoise(BaseEstimator):
         frame = X if isinstance(X, pd.DataFrame) else None
         A = np.asarray(X, dtype=np.float32)
         if A.ndim != 2 or len(A) != len(y):
-            raise ValueError(f"EmbeddingNoise needs a 2-D X with one row per label; got {A.shape} and {len(y)} labels")
+            raise ValueError(
+                f"EmbeddingNoise needs a 2-D X with one row per label; got {A.shape} and {len(y)} labels"
+            )
         src = NegativeSampler._draw_sources(self.ratio, len(A), rng)
         cols = np.arange(A.shape[1])
         if frame is not None:
@@ -549,7 +565,9 @@ class EmbeddingNoise(BaseEstimator):
                 cols = np.concatenate(list(blocks.values()))
         noisy = A[src].copy()
         sd = A[:, cols].std(axis=0) if len(A) > 1 else np.ones(len(cols), dtype=np.float32)
-        noisy[:, cols] += rng.normal(size=(len(src), len(cols))).astype(np.float32) * (self.scale * sd)
+        noisy[:, cols] += rng.normal(size=(len(src), len(cols))).astype(np.float32) * (
+            self.scale * sd
+        )
         out = np.vstack([A, noisy])
         self.sample_indices_ = np.concatenate([np.arange(len(A)), src])
         self.synthetic_mask_ = np.r_[np.zeros(len(A), bool), np.ones(len(src), bool)]

@@ -39,7 +39,9 @@ class Timer(dict):
 
 
 def _setup(quiet):
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="gbscore: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO, format="gbscore: %(message)s"
+    )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -47,6 +49,7 @@ def _load_config(path):
     from .pipeline import RUN_CONFIG, load_config, merge_config
 
     return load_config(path, base=RUN_CONFIG) if path else merge_config(RUN_CONFIG, {})
+
 
 def _load_data(data_dir, report_dir, demo_size, seed):
     """The competition files from ``data_dir``, or freshly generated demo data."""
@@ -57,7 +60,12 @@ def _load_data(data_dir, report_dir, demo_size, seed):
 
         demo_dir = Path(report_dir) / "demo-data"
         n_train, n_test = demo_size
-        log.info("no --data-dir: generating demo data (%d train, %d test rows) in %s", n_train, n_test, demo_dir)
+        log.info(
+            "no --data-dir: generating demo data (%d train, %d test rows) in %s",
+            n_train,
+            n_test,
+            demo_dir,
+        )
         write_demo_data(demo_dir, n_train=n_train, n_test=n_test, random_state=seed)
         data_dir = demo_dir
     data = load_competition(data_dir)
@@ -102,18 +110,44 @@ def _importances(model):
 
 # Options shared by the commands that train, in the order --help lists them.
 _TRAIN_OPTIONS = [
-    click.option("--data-dir", type=click.Path(exists=True, path_type=Path), default=None,
-                 help="Competition directory (train_data.json, test_data.json, metric_names.json, "
-                 "metric_name_embeddings.npy). Omit to use built-in demo data."),
-    click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-                 help="JSON config (e.g. exported by `gbscore tune`); defaults apply to missing keys."),
-    click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-                 help="Embedding cache directory [default: $GBSCORE_CACHE_DIR or ~/.cache/gbscore/embeddings]."),
-    click.option("--report-dir", type=click.Path(path_type=Path), default=Path(DEFAULT_REPORT_DIR),
-                 show_default=True, help="Folder for the report (metrics, plots, config, timings)."),
-    click.option("--demo-size", nargs=2, type=int, default=(1000, 500), show_default=True,
-                 help="Train and test rows of the generated demo data (without --data-dir)."),
-    click.option("--seed", type=int, default=None, help="Random seed (overrides the config's random_state)."),
+    click.option(
+        "--data-dir",
+        type=click.Path(exists=True, path_type=Path),
+        default=None,
+        help="Competition directory (train_data.json, test_data.json, metric_names.json, "
+        "metric_name_embeddings.npy). Omit to use built-in demo data.",
+    ),
+    click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="JSON config (e.g. exported by `gbscore tune`); defaults apply to missing keys.",
+    ),
+    click.option(
+        "--cache-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Embedding cache directory [default: $GBSCORE_CACHE_DIR or ~/.cache/gbscore/embeddings].",
+    ),
+    click.option(
+        "--report-dir",
+        type=click.Path(path_type=Path),
+        default=Path(DEFAULT_REPORT_DIR),
+        show_default=True,
+        help="Folder for the report (metrics, plots, config, timings).",
+    ),
+    click.option(
+        "--demo-size",
+        nargs=2,
+        type=int,
+        default=(1000, 500),
+        show_default=True,
+        help="Train and test rows of the generated demo data (without --data-dir).",
+    ),
+    click.option(
+        "--seed", type=int, default=None, help="Random seed (overrides the config's random_state)."
+    ),
     click.option("--quiet", is_flag=True, help="Only warnings and errors; no progress bars."),
 ]
 
@@ -153,12 +187,21 @@ def _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quie
 
 
 def _parallel_options(f):
-    f = click.option("--n-jobs", type=int, default=-1, show_default=True,
-                     help="Folds fitted in parallel (joblib processes); -1: one per core, "
-                     "1: one after the other.")(f)
-    f = click.option("--dask-address", default=None, metavar="ADDRESS",
-                     help="Run the folds on the Dask cluster at this scheduler address (tcp://host:8786); "
-                     "--cache-dir must then be on a filesystem the workers share.")(f)
+    f = click.option(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        show_default=True,
+        help="Folds fitted in parallel (joblib processes); -1: one per core, "
+        "1: one after the other.",
+    )(f)
+    f = click.option(
+        "--dask-address",
+        default=None,
+        metavar="ADDRESS",
+        help="Run the folds on the Dask cluster at this scheduler address (tcp://host:8786); "
+        "--cache-dir must then be on a filesystem the workers share.",
+    )(f)
     return f
 
 
@@ -204,7 +247,11 @@ def _cv(config, data, cache_dir, quiet, timer, n_folds, n_jobs=1, dask_address=N
 
 def _fit(config, data, cache_dir, quiet, timer, n_jobs=1, dask_address=None):
     model = _build(config, data, cache_dir, quiet, n_jobs, dask_address)
-    what = f"stack: {model.n_splits}-fold out-of-fold predictions + refit" if _is_stack(config) else "fit"
+    what = (
+        f"stack: {model.n_splits}-fold out-of-fold predictions + refit"
+        if _is_stack(config)
+        else "fit"
+    )
     with timer.step(f"{what} on all train rows"):
         model.fit(data.train.drop(columns="score"), data.train["score"].to_numpy())
     return model
@@ -256,7 +303,12 @@ def _predict_and_write(model, test, out, timer, *, uncertainty=False):
         frame = pd.read_csv(out)
         frame["uncertainty"] = np.asarray(sd, dtype=float)
         frame.to_csv(out, index=False)
-    log.info("wrote %s (%d rows%s)", out, len(pred), ", with an uncertainty column" if sd is not None else "")
+    log.info(
+        "wrote %s (%d rows%s)",
+        out,
+        len(pred),
+        ", with an uncertainty column" if sd is not None else "",
+    )
     return pred, bases
 
 
@@ -264,41 +316,87 @@ def _echo_scores(oof):
     scores = oof.scores()
     click.echo(f"{'model':<12} {'CV RMSE plain':>14} {'shift-aware':>12} {'mismatched only':>16}")
     for name, row in scores.iterrows():
-        click.echo(f"{name:<12} {row.rmse_plain:>14.3f} {row.rmse_shift:>12.3f} {row.rmse_shifted_only:>16.3f}")
+        click.echo(
+            f"{name:<12} {row.rmse_plain:>14.3f} {row.rmse_shift:>12.3f} {row.rmse_shifted_only:>16.3f}"
+        )
 
 
 @cli.command()
 @_train_options
 @_parallel_options
-@click.option("--out", type=click.Path(path_type=Path), default=Path("submission.csv"), show_default=True,
-              help="Submission CSV to write (ID,score).")
-@click.option("--model-out", type=click.Path(path_type=Path), default=None,
-              help="Where to save the fitted model [default: REPORT_DIR/model.joblib].")
-@click.option("--cv-folds", type=click.IntRange(min=0), default=None,
-              help="Folds of the shift-aware CV [default: config cv.n_splits]. For the stack these are its "
-              "out-of-fold folds (at least 2); for a single model 0 skips CV.")
-@click.option("--uncertainty", is_flag=True, help="Add an 'uncertainty' column (predicted error SD) to the CSV.")
-def run(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, n_jobs, dask_address, out,
-        model_out, cv_folds, uncertainty):
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("submission.csv"),
+    show_default=True,
+    help="Submission CSV to write (ID,score).",
+)
+@click.option(
+    "--model-out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to save the fitted model [default: REPORT_DIR/model.joblib].",
+)
+@click.option(
+    "--cv-folds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Folds of the shift-aware CV [default: config cv.n_splits]. For the stack these are its "
+    "out-of-fold folds (at least 2); for a single model 0 skips CV.",
+)
+@click.option(
+    "--uncertainty",
+    is_flag=True,
+    help="Add an 'uncertainty' column (predicted error SD) to the CSV.",
+)
+def run(
+    data_dir,
+    config_path,
+    cache_dir,
+    report_dir,
+    demo_size,
+    seed,
+    quiet,
+    n_jobs,
+    dask_address,
+    out,
+    model_out,
+    cv_folds,
+    uncertainty,
+):
     """Train (the stack by default), cross-validate, predict the test set, write submission and report."""
     from .persist import save_model
     from .report import write_report
 
-    config, cache_dir, timer, data = _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet)
+    config, cache_dir, timer, data = _prepare(
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet
+    )
     if data.test is None:
-        raise GbscoreError(f"{data.root}: no test_data.json found; `gbscore run` needs it (or use `gbscore train`)")
+        raise GbscoreError(
+            f"{data.root}: no test_data.json found; `gbscore run` needs it (or use `gbscore train`)"
+        )
     if cv_folds is not None:
         if _is_stack(config) and cv_folds < 2:
-            raise click.BadParameter("the stack needs at least 2 folds for its out-of-fold predictions",
-                                     param_hint="--cv-folds")
+            raise click.BadParameter(
+                "the stack needs at least 2 folds for its out-of-fold predictions",
+                param_hint="--cv-folds",
+            )
         config["cv"]["n_splits"] = cv_folds if cv_folds >= 2 else config["cv"]["n_splits"]
     if _is_stack(config):
         # The stack's own out-of-fold predictions are its cross-validation: no second CV.
         model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
         oof, weights = model.oof_, model.meta_.as_dict()
     else:
-        oof, weights = _cv(config, data, cache_dir, quiet, timer, cv_folds if cv_folds is not None
-                           else config["cv"]["n_splits"], n_jobs, dask_address)
+        oof, weights = _cv(
+            config,
+            data,
+            cache_dir,
+            quiet,
+            timer,
+            cv_folds if cv_folds is not None else config["cv"]["n_splits"],
+            n_jobs,
+            dask_address,
+        )
         model = _fit(config, data, cache_dir, quiet, timer)
     pred, bases = _predict_and_write(model, data.test, out, timer, uncertainty=uncertainty)
     model_out = model_out or Path(report_dir) / "model.joblib"
@@ -331,12 +429,30 @@ def run(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, n_
 @cli.command()
 @_train_options
 @_parallel_options
-@click.option("--model-out", type=click.Path(path_type=Path), required=True, help="Where to save the fitted model.")
-def train(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, n_jobs, dask_address, model_out):
+@click.option(
+    "--model-out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where to save the fitted model.",
+)
+def train(
+    data_dir,
+    config_path,
+    cache_dir,
+    report_dir,
+    demo_size,
+    seed,
+    quiet,
+    n_jobs,
+    dask_address,
+    model_out,
+):
     """Fit the model (the stack by default) on all train rows and save it."""
     from .persist import save_model
 
-    config, cache_dir, timer, data = _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet)
+    config, cache_dir, timer, data = _prepare(
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet
+    )
     model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
     save_model(model, model_out, metadata=_metadata(config, data))
     click.echo(f"model: {model_out}")
@@ -345,13 +461,40 @@ def train(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, 
 @cli.command()
 @_train_options
 @_parallel_options
-@click.option("--folds", type=click.IntRange(min=2), default=None, help="Number of folds [default: config cv.n_splits].")
-def cv(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, n_jobs, dask_address, folds):
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Number of folds [default: config cv.n_splits].",
+)
+def cv(
+    data_dir,
+    config_path,
+    cache_dir,
+    report_dir,
+    demo_size,
+    seed,
+    quiet,
+    n_jobs,
+    dask_address,
+    folds,
+):
     """Cross-validate every model (each stack base and the stack): plain and shift-aware RMSE, per bin."""
     from .report import write_report
 
-    config, cache_dir, timer, data = _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet)
-    oof, weights = _cv(config, data, cache_dir, quiet, timer, folds or config["cv"]["n_splits"], n_jobs, dask_address)
+    config, cache_dir, timer, data = _prepare(
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet
+    )
+    oof, weights = _cv(
+        config,
+        data,
+        cache_dir,
+        quiet,
+        timer,
+        folds or config["cv"]["n_splits"],
+        n_jobs,
+        dask_address,
+    )
     oof.save(Path(report_dir) / "oof.npz")
     write_report(report_dir, config=config, timings=timer, oof=oof, stack_weights=weights)
     _echo_scores(oof)
@@ -359,15 +502,34 @@ def cv(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, n_j
 
 
 @cli.command()
-@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True,
-              help="A model saved by `gbscore train` or `gbscore run`. Only load files you trust.")
-@click.option("--data-dir", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Directory holding test_data.json (and metric_names.json to check names).")
-@click.option("--test", "test_file", type=click.Path(exists=True, path_type=Path), default=None,
-              help="A test_data.json file (instead of --data-dir).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("submission.csv"), show_default=True)
-@click.option("--uncertainty", is_flag=True,
-              help="Add an 'uncertainty' column (predicted error SD); without it the CSV is exactly ID,score.")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="A model saved by `gbscore train` or `gbscore run`. Only load files you trust.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Directory holding test_data.json (and metric_names.json to check names).",
+)
+@click.option(
+    "--test",
+    "test_file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A test_data.json file (instead of --data-dir).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("submission.csv"), show_default=True
+)
+@click.option(
+    "--uncertainty",
+    is_flag=True,
+    help="Add an 'uncertainty' column (predicted error SD); without it the CSV is exactly ID,score.",
+)
 @click.option("--quiet", is_flag=True)
 def predict(model_path, data_dir, test_file, out, uncertainty, quiet):
     """Predict with a saved model and write the submission CSV."""
@@ -390,7 +552,12 @@ def predict(model_path, data_dir, test_file, out, uncertainty, quiet):
 
 
 @cli.command()
-@click.option("--out-dir", type=click.Path(path_type=Path), required=True, help="Directory to write the demo files into.")
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Directory to write the demo files into.",
+)
 @click.option("--n-train", type=click.IntRange(min=10), default=1000, show_default=True)
 @click.option("--n-test", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -421,6 +588,7 @@ def main(argv=None):
 
 
 from .tuning._cli import tune  # noqa: E402
+
 cli.add_command(tune)
 
 

@@ -53,7 +53,9 @@ def _lightgbm_gpu_works():
 
     try:
         X = np.random.default_rng(0).normal(size=(64, 2))
-        lgb.train({"device_type": "gpu", "verbose": -1, "num_iterations": 1}, lgb.Dataset(X, X[:, 0]))
+        lgb.train(
+            {"device_type": "gpu", "verbose": -1, "num_iterations": 1}, lgb.Dataset(X, X[:, 0])
+        )
         return True, ""
     except Exception as exc:  # LightGBMError: built without GPU support / no OpenCL device
         return False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -228,11 +230,16 @@ class LightGBMScoreRegressor(_ScoreRegressor):
             verbose=-1,
             **(self.params or {}),
         )
-        fit_kw = {"categorical_feature": _categorical(X) or "auto", "callbacks": list(callbacks or [])}
+        fit_kw = {
+            "categorical_feature": _categorical(X) or "auto",
+            "callbacks": list(callbacks or []),
+        }
         tr, val = _early_stopping_split(len(y), self.early_stopping_fraction, self.random_state)
         if val is not None:
             fit_kw["eval_X"], fit_kw["eval_y"] = _rows(X, val), y[val]
-            fit_kw["callbacks"].append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+            fit_kw["callbacks"].append(
+                lgb.early_stopping(self.early_stopping_rounds, verbose=False)
+            )
         weight = None if sample_weight is None else np.asarray(sample_weight)[tr]
         model.fit(_rows(X, tr), y[tr], sample_weight=weight, **fit_kw)
         self.model_ = model

@@ -27,7 +27,12 @@ def save_model(model, path, *, metadata=None):
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": _FORMAT, "gbscore_version": __version__, "metadata": dict(metadata or {}), "model": model}
+    payload = {
+        "format": _FORMAT,
+        "gbscore_version": __version__,
+        "metadata": dict(metadata or {}),
+        "model": model,
+    }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:

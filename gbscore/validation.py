@@ -26,7 +26,14 @@ from tqdm.auto import tqdm
 
 from .augment import NegativeSampler, conversation_groups
 
-__all__ = ["CVResult", "SCORE_BINS", "cross_validate", "default_eval_sampler", "per_bin_rmse", "rmse"]
+__all__ = [
+    "CVResult",
+    "SCORE_BINS",
+    "cross_validate",
+    "default_eval_sampler",
+    "per_bin_rmse",
+    "rmse",
+]
 
 #: Bins of the true score for per-bin RMSE: (label, low, high), low inclusive, high exclusive
 #: except the last.
@@ -118,7 +125,9 @@ class CVResult:
     @property
     def rmse_shift(self):
         """RMSE on held-out real rows plus the mismatched pairs built from them."""
-        return rmse(np.concatenate([self.y, self.shift_y]), np.concatenate([self.oof, self.shift_pred]))
+        return rmse(
+            np.concatenate([self.y, self.shift_y]), np.concatenate([self.oof, self.shift_pred])
+        )
 
     @property
     def rmse_shifted_only(self):
@@ -152,7 +161,11 @@ def _fit_fold(estimator, X, y, train, test, eval_sampler, shifted, fold):
         sampler = clone(eval_sampler).set_params(random_state=_fold_seed(eval_sampler, fold))
         X_all, y_all = sampler.fit_resample(X_test, y[test])
         mask = sampler.synthetic_mask_
-        shift_X, shift_y, relation = X_all[mask].reset_index(drop=True), y_all[mask], sampler.relation_[mask]
+        shift_X, shift_y, relation = (
+            X_all[mask].reset_index(drop=True),
+            y_all[mask],
+            sampler.relation_[mask],
+        )
     else:
         shift_X, shift_y, relation = None, np.empty(0), np.empty(0, dtype=object)
     shift_pred = model.predict(shift_X) if shift_X is not None and len(shift_X) else np.empty(0)
@@ -223,7 +236,9 @@ def cross_validate(
         )
     if isinstance(eval_sampler, str) and eval_sampler == "default":
         eval_sampler = default_eval_sampler(estimator, random_state=random_state)
-    splits = list(GroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state).split(X, y, groups))
+    splits = list(
+        GroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state).split(X, y, groups)
+    )
 
     shifted_per_fold = [None] * n_splits
     if shifted_set is not None:
@@ -234,15 +249,26 @@ def cross_validate(
         for k, (_, test) in enumerate(splits):
             for g in np.unique(groups[test]):
                 fold_of_group[g] = k
-        key = pd.util.hash_pandas_object(Xs[["system_prompt", "user_prompt", "response"]].astype(str), index=False)
-        train_key = pd.util.hash_pandas_object(X[["system_prompt", "user_prompt", "response"]].astype(str), index=False)
+        key = pd.util.hash_pandas_object(
+            Xs[["system_prompt", "user_prompt", "response"]].astype(str), index=False
+        )
+        train_key = pd.util.hash_pandas_object(
+            X[["system_prompt", "user_prompt", "response"]].astype(str), index=False
+        )
         group_of_key = dict(zip(train_key.to_numpy(), groups, strict=True))
         assign = np.array(
-            [fold_of_group.get(group_of_key.get(k), i % n_splits) for i, k in enumerate(key.to_numpy())]
+            [
+                fold_of_group.get(group_of_key.get(k), i % n_splits)
+                for i, k in enumerate(key.to_numpy())
+            ]
         )
         for k in range(n_splits):
             m = assign == k
-            shifted_per_fold[k] = (Xs[m].reset_index(drop=True), ys[m], np.full(int(m.sum()), "given", dtype=object))
+            shifted_per_fold[k] = (
+                Xs[m].reset_index(drop=True),
+                ys[m],
+                np.full(int(m.sum()), "given", dtype=object),
+            )
         eval_sampler = None
 
     jobs = (

@@ -36,7 +36,9 @@ def make_table(n=60, seed=0):
 
 def test_adds_rows_and_keeps_real_rows_first():
     X, y = make_table()
-    s = NegativeSampler(swap_random=1, swap_near=0.5, swap_far=0.5, response_mismatch=0.5, random_state=0)
+    s = NegativeSampler(
+        swap_random=1, swap_near=0.5, swap_far=0.5, response_mismatch=0.5, random_state=0
+    )
     Xr, yr = s.fit_resample(X, y)
     n = len(X)
     assert len(Xr) == len(yr) == n + n + n // 2 * 3
@@ -60,7 +62,9 @@ def test_swaps_change_the_metric_and_keep_the_text():
 
 def test_groups_keep_copies_with_their_conversation():
     X, y = make_table()
-    X.loc[1, ["system_prompt", "user_prompt", "response"]] = X.loc[0, ["system_prompt", "user_prompt", "response"]]
+    X.loc[1, ["system_prompt", "user_prompt", "response"]] = X.loc[
+        0, ["system_prompt", "user_prompt", "response"]
+    ]
     s = NegativeSampler(random_state=0)
     Xr, _ = s.fit_resample(X, y)
     base = conversation_groups(X)
@@ -68,7 +72,9 @@ def test_groups_keep_copies_with_their_conversation():
     swaps = np.char.startswith(s.strategy_.astype(str), "swap")
     np.testing.assert_array_equal(s.groups_[swaps], base[s.sample_indices_[swaps]])
     # the conversation recorded in groups_ is the one whose text the row carries
-    np.testing.assert_array_equal(conversation_groups(Xr)[swaps], conversation_groups(X)[s.sample_indices_[swaps]])
+    np.testing.assert_array_equal(
+        conversation_groups(Xr)[swaps], conversation_groups(X)[s.sample_indices_[swaps]]
+    )
 
 
 def test_band_policy_respected():
@@ -82,11 +88,18 @@ def test_band_policy_respected():
 
 def test_similarity_policy_bands_and_cap():
     X, y = make_table(120)
-    policy = SimilarityLabels(unrelated=(0, 2), related=(4, 6), general=(7, 9), mismatch=(0, 1), n_related=1)
+    policy = SimilarityLabels(
+        unrelated=(0, 2), related=(4, 6), general=(7, 9), mismatch=(0, 1), n_related=1
+    )
     s = NegativeSampler(swap_random=3, response_mismatch=1, label_policy=policy, random_state=0)
     Xr, yr = s.fit_resample(X, y)
     src_score = y[s.sample_indices_]
-    for rel, (lo, hi) in {"unrelated": (0, 2), "related": (4, 6), "general": (7, 9), "mismatch": (0, 1)}.items():
+    for rel, (lo, hi) in {
+        "unrelated": (0, 2),
+        "related": (4, 6),
+        "general": (7, 9),
+        "mismatch": (0, 1),
+    }.items():
         m = s.relation_ == rel
         assert m.any(), rel
         assert (yr[m] >= lo - 1e-9).all()
@@ -131,7 +144,9 @@ def test_response_mismatch_uses_another_conversation():
 
 def test_text_shuffle_moves_conversation_under_metric():
     X, y = make_table()
-    s = NegativeSampler(swap_random=0, swap_near=0, swap_far=0, response_mismatch=0, text_shuffle=1, random_state=0)
+    s = NegativeSampler(
+        swap_random=0, swap_near=0, swap_far=0, response_mismatch=0, text_shuffle=1, random_state=0
+    )
     Xr, _ = s.fit_resample(X, y)
     syn = Xr[s.synthetic_mask_]
     src = X.iloc[s.sample_indices_[s.synthetic_mask_]]
@@ -142,11 +157,20 @@ def test_text_shuffle_moves_conversation_under_metric():
 def test_near_swaps_are_more_similar_than_far_swaps():
     names = [f"fam{f}/leaf{i}" for f in range(6) for i in range(4)]
     X = pd.DataFrame(
-        {"metric_name": names * 3, "system_prompt": "", "user_prompt": [str(i) for i in range(72)], "response": "r"}
+        {
+            "metric_name": names * 3,
+            "system_prompt": "",
+            "user_prompt": [str(i) for i in range(72)],
+            "response": "r",
+        }
     )
     y = np.full(len(X), 9.0)
-    near = NegativeSampler(swap_random=0, swap_near=1, swap_far=0, response_mismatch=0, n_near=3, random_state=0)
-    far = NegativeSampler(swap_random=0, swap_near=0, swap_far=1, response_mismatch=0, random_state=0)
+    near = NegativeSampler(
+        swap_random=0, swap_near=1, swap_far=0, response_mismatch=0, n_near=3, random_state=0
+    )
+    far = NegativeSampler(
+        swap_random=0, swap_near=0, swap_far=1, response_mismatch=0, random_state=0
+    )
     Xn, _ = near.fit_resample(X, y)
     Xf, _ = far.fit_resample(X, y)
 
@@ -202,8 +226,15 @@ def test_metric_embeddings_drive_similarity():
     vecs = np.eye(len(METRICS))
     vecs[METRICS.index("jailbreak")] = vecs[0] * 0.9 + vecs[METRICS.index("jailbreak")] * 0.1
     emb = pd.DataFrame(vecs, index=METRICS)
-    s = NegativeSampler(swap_random=0, swap_near=1, swap_far=0, response_mismatch=0, n_near=1,
-                        metric_embeddings=emb, random_state=0)
+    s = NegativeSampler(
+        swap_random=0,
+        swap_near=1,
+        swap_far=0,
+        response_mismatch=0,
+        n_near=1,
+        metric_embeddings=emb,
+        random_state=0,
+    )
     Xr, _ = s.fit_resample(X, y)
     m = s.synthetic_mask_ & (X["metric_name"].to_numpy()[s.sample_indices_] == METRICS[0])
     assert set(Xr["metric_name"][m]) == {"jailbreak"}
@@ -213,7 +244,10 @@ def test_embedding_noise_adds_noisy_copies_of_embedding_columns_only():
     from gbscore.augment import EmbeddingNoise
 
     rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.normal(size=(40, 4)), columns=["response__0", "response__1", "len__response", "metric_family"])
+    X = pd.DataFrame(
+        rng.normal(size=(40, 4)),
+        columns=["response__0", "response__1", "len__response", "metric_family"],
+    )
     y = rng.uniform(0, 10, size=40)
     s = EmbeddingNoise(ratio=1.5, scale=0.1, random_state=0)
     Xr, yr = s.fit_resample(X, y)

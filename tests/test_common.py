@@ -98,7 +98,9 @@ def test_sampler_works_in_imblearn_pipeline_and_is_skipped_at_predict():
             "response": [f"r{i}" for i in range(20)],
         }
     )
-    pipe = Pipeline([("augment", NegativeSampler(swap_random=2, random_state=0)), ("model", RowCounter())])
+    pipe = Pipeline(
+        [("augment", NegativeSampler(swap_random=2, random_state=0)), ("model", RowCounter())]
+    )
     pipe.fit(X, np.full(20, 9.0))
     assert pipe[-1].n_fit_rows_ > 20
     pred = pipe.predict(X.iloc[:7])

@@ -12,7 +12,11 @@ from gbscore.validation import per_bin_rmse, rmse
 # The model-free encoder keeps these tests fast; the real MiniLM path is covered by slow tests.
 FAST = {
     "encoder": {"kind": "char-tfidf", "n_components": 32},
-    "params": {"model__n_estimators": 60, "interact__n_components": 4, "interact__bilinear_rank": 2},
+    "params": {
+        "model__n_estimators": 60,
+        "interact__n_components": 4,
+        "interact__bilinear_rank": 2,
+    },
 }
 
 
@@ -65,14 +69,26 @@ def test_augmentation_teaches_mismatch(demo):
     pred = pipe.predict(demo.test)
     assert pred[kinds == "mismatched"].mean() < pred[kinds == "matched"].mean() - 0.3
     none = {**FAST, "params": {**FAST["params"], "augment": "passthrough"}}
-    flat = build_pipeline(none, metric_embeddings=_emb(demo), show_progress=False).fit(X, y).predict(demo.test)
+    flat = (
+        build_pipeline(none, metric_embeddings=_emb(demo), show_progress=False)
+        .fit(X, y)
+        .predict(demo.test)
+    )
     assert rmse(demo.test_labels["score"], pred) < rmse(demo.test_labels["score"], flat)
 
 
 def test_deterministic(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
-    a = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False).fit(X, y).predict(demo.test)
-    b = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False).fit(X, y).predict(demo.test)
+    a = (
+        build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)
+        .fit(X, y)
+        .predict(demo.test)
+    )
+    b = (
+        build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)
+        .fit(X, y)
+        .predict(demo.test)
+    )
     np.testing.assert_array_equal(a, b)
 
 
@@ -138,7 +154,13 @@ def test_cross_validate_never_scores_on_trained_conversations(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
     seen = []
     groups = conversation_groups(X)
-    res = cross_validate(build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False), X, y, n_splits=3, show_progress=False)
+    res = cross_validate(
+        build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False),
+        X,
+        y,
+        n_splits=3,
+        show_progress=False,
+    )
     for k in range(3):
         test_groups = set(groups[res.fold == k])
         train_groups = set(groups[res.fold != k])
@@ -149,8 +171,14 @@ def test_cross_validate_never_scores_on_trained_conversations(demo):
 def test_cross_validate_with_given_shifted_set(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
     shifted = (demo.test.iloc[:40], demo.test_labels["score"].to_numpy()[:40])
-    res = cross_validate(build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False), X, y, n_splits=2, shifted_set=shifted,
-                         show_progress=False)
+    res = cross_validate(
+        build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False),
+        X,
+        y,
+        n_splits=2,
+        shifted_set=shifted,
+        show_progress=False,
+    )
     assert len(res.shift_y) == 40 and set(res.shift_relation) == {"given"}
 
 
@@ -185,9 +213,17 @@ def test_config_errors(tmp_path):
 
 @pytest.mark.parametrize("model", ["catboost", "ridge"])
 def test_other_regressors_in_pipeline(demo, model):
-    cfg = {**FAST, "model": model, "params": {k: v for k, v in FAST["params"].items() if not k.startswith("model")}}
+    cfg = {
+        **FAST,
+        "model": model,
+        "params": {k: v for k, v in FAST["params"].items() if not k.startswith("model")},
+    }
     if model == "catboost":
         cfg["params"]["model__iterations"] = 60
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
-    pred = build_pipeline(cfg, metric_embeddings=_emb(demo), show_progress=False).fit(X, y).predict(demo.test)
+    pred = (
+        build_pipeline(cfg, metric_embeddings=_emb(demo), show_progress=False)
+        .fit(X, y)
+        .predict(demo.test)
+    )
     assert pred.shape == (len(demo.test),) and (0 <= pred).all() and (pred <= 10).all()

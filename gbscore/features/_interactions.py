@@ -28,7 +28,9 @@ def embedding_blocks(feature_names):
     blocks = {}
     for pos, name in enumerate(feature_names):
         m = _BLOCK_RE.match(str(name))
-        if m and not m["block"].startswith(("len", "words", "empty", "script_", "markdown", "lines")):
+        if m and not m["block"].startswith(
+            ("len", "words", "empty", "script_", "markdown", "lines")
+        ):
             blocks.setdefault(m["block"], []).append(pos)
     return {b: np.asarray(p) for b, p in blocks.items() if len(p) > 1}
 
@@ -161,7 +163,9 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
                     if self.reduction == "pca":
                         red = PCA(n_components=k, random_state=self.random_state)
                     else:
-                        red = GaussianRandomProjection(n_components=k, random_state=self.random_state)
+                        red = GaussianRandomProjection(
+                            n_components=k, random_state=self.random_state
+                        )
                     self.reducers_[(kind, t)] = red.fit(Z)
             r = min(self.bilinear_rank, dim, len(A) - 1)
             if r > 0:
@@ -209,7 +213,11 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         rank = (all_cos > own[:, None] + 1e-6).mean(axis=1)
         z = (own - all_cos.mean(axis=1)) / np.maximum(all_cos.std(axis=1), 1e-6)
         # best other metric: the top cosine unless it is the row's own metric, then the second
-        top2 = -np.partition(-all_cos, 1, axis=1)[:, :2] if all_cos.shape[1] > 1 else np.c_[all_cos, all_cos]
+        top2 = (
+            -np.partition(-all_cos, 1, axis=1)[:, :2]
+            if all_cos.shape[1] > 1
+            else np.c_[all_cos, all_cos]
+        )
         best_other = np.where(np.isclose(top2[:, 0], own, atol=1e-5), top2[:, 1], top2[:, 0])
         return np.column_stack([rank, z, own - best_other])
 
@@ -242,7 +250,11 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
 
     def _text_pairs(self):
         present = set(self.blocks_)
-        pairs = [("user_prompt", "response"), ("system_prompt", "response"), ("system_prompt", "user_prompt")]
+        pairs = [
+            ("user_prompt", "response"),
+            ("system_prompt", "response"),
+            ("system_prompt", "user_prompt"),
+        ]
         return [
             (a, b)
             for a, b in pairs
@@ -271,7 +283,11 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _array(X):
-        A = X.to_numpy(dtype=np.float32) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=np.float32)
+        A = (
+            X.to_numpy(dtype=np.float32)
+            if isinstance(X, pd.DataFrame)
+            else np.asarray(X, dtype=np.float32)
+        )
         if not np.isfinite(A).all():
             raise ValueError("InteractionFeatures: input contains NaN or infinity")
         return A

@@ -19,7 +19,13 @@ from ..data import TEXT_COLUMNS
 
 __all__ = ["MetricMatchFeatures"]
 
-_NAMES = ("match_p__metric", "match_logp__metric", "match_rank__metric", "match_p__family", "match_top_p")
+_NAMES = (
+    "match_p__metric",
+    "match_logp__metric",
+    "match_rank__metric",
+    "match_p__family",
+    "match_top_p",
+)
 
 
 class MetricMatchFeatures(TransformerMixin, BaseEstimator):
@@ -130,7 +136,11 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         self.metrics_ = np.array(sorted(set(X["metric_name"])), dtype=object)
         self.families_ = np.array([metric_family(m) for m in self.metrics_], dtype=object)
         self.vectorizer_ = TfidfVectorizer(
-            ngram_range=(1, 2), min_df=2, max_features=self.max_features, sublinear_tf=True, dtype=np.float32
+            ngram_range=(1, 2),
+            min_df=2,
+            max_features=self.max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
         )
         texts = self._texts(X)
         # the vocabulary is learned once per distinct conversation, not per augmented copy
@@ -186,11 +196,15 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         return pd.Index(self.metrics_).get_indexer(X["metric_name"])
 
     def _texts(self, X):
-        return X[list(self.text_columns)].astype(str).agg(" \n ".join, axis=1).to_numpy(dtype=object)
+        return (
+            X[list(self.text_columns)].astype(str).agg(" \n ".join, axis=1).to_numpy(dtype=object)
+        )
 
     def _check_table(self, X):
         if not isinstance(X, pd.DataFrame):
-            raise ValueError(f"MetricMatchFeatures expects the tidy table as a DataFrame, got {type(X).__name__}")
+            raise ValueError(
+                f"MetricMatchFeatures expects the tidy table as a DataFrame, got {type(X).__name__}"
+            )
         missing = [c for c in ["metric_name", *self.text_columns] if c not in X.columns]
         if missing:
             raise ValueError(f"MetricMatchFeatures: X lacks the columns {missing}")

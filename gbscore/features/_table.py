@@ -73,7 +73,9 @@ class TableFeatures(TransformerMixin, BaseEstimator):
         self._validate_params()
         self._check_columns(X)
         if self.metric_family:
-            self.families_ = np.array(sorted({metric_family(m) for m in X["metric_name"]}), dtype=object)
+            self.families_ = np.array(
+                sorted({metric_family(m) for m in X["metric_name"]}), dtype=object
+            )
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
@@ -86,17 +88,25 @@ class TableFeatures(TransformerMixin, BaseEstimator):
             text = X[c].astype(str)
             n_chars = text.str.len().to_numpy(dtype=np.float64)
             cols[f"len__{c}"] = np.log1p(n_chars)
-            cols[f"words__{c}"] = np.log1p(text.str.split().str.len().fillna(0).to_numpy(dtype=np.float64))
+            cols[f"words__{c}"] = np.log1p(
+                text.str.split().str.len().fillna(0).to_numpy(dtype=np.float64)
+            )
             cols[f"empty__{c}"] = (text.str.strip().str.len() == 0).to_numpy(dtype=np.float64)
             if c in self.script_columns:
                 letters = np.maximum(text.str.count(r"\w").to_numpy(dtype=np.float64), 1.0)
                 for name, pattern in _SCRIPT_RE.items():
-                    cols[f"script_{name}__{c}"] = text.str.count(pattern).to_numpy(dtype=np.float64) / letters
+                    cols[f"script_{name}__{c}"] = (
+                        text.str.count(pattern).to_numpy(dtype=np.float64) / letters
+                    )
             if c == "response":
-                cols["markdown__response"] = np.log1p(text.str.count(_MARKDOWN_RE).to_numpy(dtype=np.float64))
+                cols["markdown__response"] = np.log1p(
+                    text.str.count(_MARKDOWN_RE).to_numpy(dtype=np.float64)
+                )
                 cols["lines__response"] = np.log1p(text.str.count("\n").to_numpy(dtype=np.float64))
         if "user_prompt" in self.text_columns and "response" in self.text_columns:
-            cols["len_ratio__response_user_prompt"] = cols["len__response"] - cols["len__user_prompt"]
+            cols["len_ratio__response_user_prompt"] = (
+                cols["len__response"] - cols["len__user_prompt"]
+            )
         if self.metric_family:
             fam = X["metric_name"].map(metric_family)
             cols["metric_family"] = pd.Index(self.families_).get_indexer(fam).astype(np.float64)
@@ -119,11 +129,15 @@ class TableFeatures(TransformerMixin, BaseEstimator):
 
     def _check_columns(self, X):
         if not isinstance(X, pd.DataFrame):
-            raise ValueError(f"TableFeatures expects the tidy table as a DataFrame, got {type(X).__name__}")
+            raise ValueError(
+                f"TableFeatures expects the tidy table as a DataFrame, got {type(X).__name__}"
+            )
         needed = list(self.text_columns) + (["metric_name"] if self.metric_family else [])
         missing = [c for c in needed if c not in X.columns]
         if missing:
-            raise ValueError(f"TableFeatures: X lacks the columns {missing}; it has {list(X.columns)}")
+            raise ValueError(
+                f"TableFeatures: X lacks the columns {missing}; it has {list(X.columns)}"
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -24,7 +24,13 @@ def block_frame(n=80, d=8, seed=0):
 def test_blocks_found_from_names():
     X, _ = block_frame()
     blocks = embedding_blocks(X.columns)
-    assert set(blocks) == {"metric_given", "metric_text", "system_prompt", "user_prompt", "response"}
+    assert set(blocks) == {
+        "metric_given",
+        "metric_text",
+        "system_prompt",
+        "user_prompt",
+        "response",
+    }
     assert len(blocks["metric_given"]) == 12
 
 

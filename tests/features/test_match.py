@@ -19,7 +19,14 @@ def table(n_per=30, seed=0):
         vocab = words.split()
         for i in range(n_per):
             text = " ".join(rng.choice(vocab, size=8)) + f" filler{i % 5} common words here"
-            rows.append({"metric_name": metric, "system_prompt": "", "user_prompt": f"q {i}", "response": text})
+            rows.append(
+                {
+                    "metric_name": metric,
+                    "system_prompt": "",
+                    "user_prompt": f"q {i}",
+                    "response": text,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -29,7 +36,9 @@ def test_own_metric_scores_higher_than_a_swapped_one(classifier):
     y = np.full(len(X), 9.0)
     mm = MetricMatchFeatures(classifier=classifier, n_splits=3).fit(X, y)
     swapped = X.copy()
-    swapped["metric_name"] = np.roll(X["metric_name"].to_numpy(), 30)  # every row gets another topic's metric
+    swapped["metric_name"] = np.roll(
+        X["metric_name"].to_numpy(), 30
+    )  # every row gets another topic's metric
     own = mm.transform(X)[:, 0]
     other = mm.transform(swapped)[:, 0]
     assert (own > other).mean() > 0.95
