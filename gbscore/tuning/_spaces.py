@@ -160,8 +160,9 @@ def suggest_interact(trial):
 
     Reduced product sizes, bilinear rank, the reduction, which text blocks are paired with
     the metric, which input columns pass through, whether the metric-rank features are added
-    (when :class:`~gbscore.features.InteractionFeatures` has ``metric_rank``), and whether the
-    table statistics are used.
+    (when :class:`~gbscore.features.InteractionFeatures` has ``metric_rank``), whether the
+    table statistics are used, and whether (and from which scores) the metric-match features
+    learn.
 
     Parameters
     ----------
@@ -170,7 +171,7 @@ def suggest_interact(trial):
     Returns
     -------
     dict
-        ``interact__*`` keys and ``features__table``.
+        ``interact__*`` keys, ``features__table`` and ``features__match*``.
     """
     blocks = trial.suggest_categorical("interact__text_blocks", list(TEXT_BLOCK_CHOICES))
     params = {
@@ -188,6 +189,12 @@ def suggest_interact(trial):
         )
     if not trial.suggest_categorical("use_table_features", [True, False]):
         params["features__table"] = "drop"
+    if trial.suggest_categorical("use_match_features", [True, False]):
+        params["features__match__min_score"] = trial.suggest_float(
+            "features__match__min_score", 3.0, 8.0
+        )
+    else:
+        params["features__match"] = "drop"
     return params
 
 
@@ -302,6 +309,7 @@ def default_params(model, config=None, *, augment=True, interact=True, bands=Non
     names = [n for n, v in TEXT_BLOCK_CHOICES.items() if v == as_list]
     values["interact__text_blocks"] = names[0] if names else blocks
     values["use_table_features"] = values.get("features__table") != "drop"
+    values["use_match_features"] = values.get("features__match") != "drop"
     if values.get("model__rsm", 0) is None:  # CatBoost: None means every feature, i.e. 1.0
         values["model__rsm"] = 1.0
     trial = optuna.trial.FixedTrial(values)

@@ -317,14 +317,17 @@ def tune(
 
 
 def default_stack_configs(base, *, model_threads=None):
-    """One config per base model: the base config with that model (and its thread count)."""
-    configs = {}
-    for name in SEARCH_SPACES:
-        cfg = merge_config(base, {})
-        cfg.pop("stack", None)
-        cfg["model"] = name
-        # Params of another model (e.g. model__n_jobs) do not apply to this one.
-        params = {k: v for k, v in (cfg.get("params") or {}).items() if not k.startswith("model__")}
-        cfg["params"] = {**params, **_thread_params(name, model_threads)}
-        configs[name] = cfg
+    """The base configs of the stack the base config describes (``base["stack"]["models"]``,
+    by default LightGBM, CatBoost and Ridge), as :func:`gbscore.pipeline.stack_configs` builds
+    them for ``gbscore run``, with each model's thread count."""
+    from ..pipeline import stack_configs
+
+    shared = merge_config(base, {"model": "stack"})
+    # A base config's own regressor params (e.g. LightGBM's n_jobs) fit no other regressor.
+    shared["params"] = {
+        k: v for k, v in (shared.get("params") or {}).items() if not k.startswith("model__")
+    }
+    configs = stack_configs(shared)
+    for cfg in configs.values():
+        cfg["params"] = {**cfg.get("params", {}), **_thread_params(cfg["model"], model_threads)}
     return configs

@@ -161,3 +161,19 @@ def test_tune_stack_end_to_end(configs, data, oof_file, sqlite_url, study_name, 
     assert result.n_run == 5
     exported = json.loads(out.read_text())
     assert exported["model"] == "stack" and set(exported["stack"]["models"]) <= set(configs)
+
+
+def test_default_stack_bases_are_those_gbscore_run_builds():
+    """The stack study's default bases are the bases of the default `gbscore run` stack; a
+    regressor param of the base config (LightGBM's n_jobs) reaches no other regressor."""
+    from gbscore.pipeline import DEFAULT_CONFIG, merge_config
+    from gbscore.tuning import default_stack_configs
+
+    encoder = {"kind": "char-tfidf", "n_components": 16}
+    base = merge_config(DEFAULT_CONFIG, {"encoder": encoder, "params": {"model__n_jobs": 1}})
+    ours = default_stack_configs(base)
+    assert ours == stack_configs({"model": "stack", "encoder": encoder})
+    threaded = default_stack_configs(base, model_threads=2)
+    assert threaded["lightgbm"]["params"]["model__n_jobs"] == 2
+    assert threaded["catboost"]["params"]["model__thread_count"] == 2
+    assert threaded["ridge"]["params"] == {}
