@@ -14,6 +14,8 @@ __all__ = [
     "EncoderUnavailableError",
     "MissingDependencyError",
     "UnknownMetricError",
+    "ModelFileError",
+    "CacheWarning",
 ]
 
 
@@ -65,3 +67,11 @@ class UnknownMetricError(GbscoreError, ValueError):
 
 class MissingDependencyError(GbscoreError, ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
+
+
+class ModelFileError(GbscoreError, ValueError):
+    """A model file is missing, damaged, not written by gbscore, or fails its signature check."""
+
+
+class CacheWarning(UserWarning):
+    """The embedding cache folder cannot be used (read-only, full); the run goes on without it."""

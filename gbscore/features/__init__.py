@@ -4,13 +4,19 @@ The featurizer embeds the tidy table's metric names and texts; the encoders behi
 are interchangeable (:class:`SentenceTransformerEncoder` offline and chunked, or
 :class:`CharTfidfEncoder` for any script without a model); vectors are reused across
 clones through a process-wide memo and across runs through :class:`EmbeddingCache`.
+
+Process-wide caches (memo, open disk caches, loaded models) are emptied with
+:func:`clear_caches` and described by :func:`cache_info`; a cache folder on disk is
+described by :func:`disk_cache_info` and emptied by :func:`clear_disk_cache`.
 """
 
 from ._cache import (
+    DEFAULT_MAX_BYTES,
     EmbeddingCache,
-    clear_memory_cache,
+    clear_disk_cache,
+    default_cache_dir,
+    disk_cache_info,
     identity_hash,
-    memory_cache_info,
     text_hash,
 )
 from ._encoders import (
@@ -21,6 +27,7 @@ from ._encoders import (
     SentenceTransformerEncoder,
 )
 from ._featurizer import TEXT_SEPARATOR, EmbeddingFeaturizer, metric_name_to_text
+from ._memory import cache_info, clear_caches, clear_memory_cache, memory_cache_info
 
 __all__ = [
     "BaseTextEncoder",
@@ -29,6 +36,12 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "RECOMMENDED_MULTILINGUAL_MODEL",
     "EmbeddingCache",
+    "DEFAULT_MAX_BYTES",
+    "default_cache_dir",
+    "disk_cache_info",
+    "clear_disk_cache",
+    "clear_caches",
+    "cache_info",
     "clear_memory_cache",
     "memory_cache_info",
     "text_hash",

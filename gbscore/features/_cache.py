@@ -1,7 +1,7 @@
-"""Embedding caches: a process-wide memo and a persistent, crash- and concurrency-safe disk cache.
+"""The persistent embedding cache: crash- and concurrency-safe, self-compacting, size-capped.
 
-Both are keyed by ``(encoder identity hash, sha256 of the UTF-8 text)``: an entry is only
-ever reused by an encoder that would compute the same vector.
+Entries are keyed by ``(encoder identity hash, sha256 of the UTF-8 text)``: an entry is
+only ever reused by an encoder that would compute the same vector.
 
 Disk layout::
 
@@ -11,11 +11,17 @@ Disk layout::
         shards/
           <time>-<pid>-<random>.npz   one per encode batch: hashes, vectors, checksum
 
-A shard is written to a hidden temporary file in the same folder and renamed into place
-(``os.replace``), so readers only ever see complete shards, and a run killed midway keeps
-every batch it finished.  Shard names are unique per writer and shards are never
-rewritten, so any number of processes can share one directory.  A shard that cannot be
-read or fails its checksum is logged, deleted and its texts are recomputed.
+A shard is written with :func:`gbscore._io.atomic_write`, so readers only ever see
+complete shards, and a run killed midway keeps every batch it finished.  Shard names are
+unique per writer and shards are never rewritten, so any number of processes can share one
+directory.  A shard that cannot be read or fails its checksum is logged, deleted and its
+texts are recomputed.
+
+The cache stays bounded on its own: when an identity has more than ``compact_after`` small
+shards, a write merges them (:meth:`EmbeddingCache.compact`); and when the whole directory
+grows over ``max_bytes`` (``$GBSCORE_CACHE_MAX_BYTES``, default 10 GiB), the least recently
+used shards are deleted.  :func:`disk_cache_info` and :func:`clear_disk_cache` show and empty
+it (``gbscore cache info`` / ``gbscore cache clear``).
 """
 
 from __future__ import annotations
@@ -24,28 +30,43 @@ import hashlib
 import json
 import logging
 import os
+import re
+import shutil
 import threading
 import time
 import uuid
-from collections import OrderedDict
+import warnings
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from .._io import atomic_write, is_temporary_name
+from ..exceptions import CacheWarning, ConfigError, GbscoreError
+
 __all__ = [
     "EmbeddingCache",
-    "clear_memory_cache",
-    "memory_cache_info",
-    "text_hash",
+    "clear_disk_cache",
+    "default_cache_dir",
+    "disk_cache_info",
     "identity_hash",
+    "text_hash",
 ]
 
 logger = logging.getLogger("gbscore")
 
 _SHARD_SUFFIX = ".npz"
-_TMP_SUFFIX = ".tmp"
 # Temporary files older than this are leftovers of killed writers.
 _STALE_TMP_SECONDS = 3600.0
+# Shards smaller than this are merged by compaction; merged shards are cut at this size, so
+# each byte is rewritten a few times at most, not on every compaction.
+_MERGED_SHARD_BYTES = 64 << 20
+#: Size cap of a cache directory when neither ``max_bytes`` nor the environment sets one.
+DEFAULT_MAX_BYTES = 10 << 30
+# A shard's modification time is its "last used" time; refresh it at most this often.
+_TOUCH_SECONDS = 60.0
+_IDENTITY_NAME = re.compile(r"^[0-9a-f]{24}$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
 def text_hash(text):
@@ -59,93 +80,48 @@ def identity_hash(identity):
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
 
 
-# --------------------------------------------------------------------------------------
-# process-wide memo
-# --------------------------------------------------------------------------------------
+def default_cache_dir():
+    """Return the embedding cache folder used when none is given.
 
+    ``$GBSCORE_CACHE_DIR`` when set, else ``~/.cache/gbscore/embeddings`` of the current
+    user: it is resolved when called, so a model loaded on another machine uses that
+    machine's folder.
 
-class _VectorMemo:
-    """Thread-safe LRU map ``(identity hash, text hash) -> vector`` bounded in bytes."""
-
-    def __init__(self, max_bytes):
-        self.max_bytes = max_bytes
-        self._entries = OrderedDict()
-        self._nbytes = 0
-        self._lock = threading.Lock()
-
-    def get_many(self, ident, hashes):
-        found = {}
-        with self._lock:
-            for h in hashes:
-                vector = self._entries.get((ident, h))
-                if vector is not None:
-                    self._entries.move_to_end((ident, h))
-                    found[h] = vector
-        return found
-
-    def put_many(self, ident, hashes, vectors):
-        with self._lock:
-            for h, vector in zip(hashes, vectors, strict=True):
-                key = (ident, h)
-                if key in self._entries:
-                    continue
-                vector = np.array(vector, dtype=np.float32, copy=True)
-                vector.flags.writeable = False
-                self._entries[key] = vector
-                self._nbytes += vector.nbytes
-            while self._nbytes > self.max_bytes and self._entries:
-                _, evicted = self._entries.popitem(last=False)
-                self._nbytes -= evicted.nbytes
-
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
-            self._nbytes = 0
-
-    def info(self):
-        with self._lock:
-            return {
-                "entries": len(self._entries),
-                "bytes": self._nbytes,
-                "max_bytes": self.max_bytes,
-            }
-
-
-_MEMO = _VectorMemo(max_bytes=int(os.environ.get("GBSCORE_MEMORY_CACHE_MB", "2048")) << 20)
-
-
-def clear_memory_cache(*, models=False):
-    """Empty the process-wide embedding memo (and, with ``models=True``, the loaded models).
-
-    The memo lets ``clone``-d featurizers (one per CV fold) reuse vectors computed by
-    another.  It is bounded (least recently used entries go first) by the environment
-    variable ``GBSCORE_MEMORY_CACHE_MB`` (default 2048).
-
-    Parameters
-    ----------
-    models : bool, default=False
-        Also drop the process-wide cache of loaded sentence-transformers models.
+    Returns
+    -------
+    directory : Path
     """
-    _MEMO.clear()
-    from . import _featurizer
-
-    with _featurizer._DISK_LOCK:
-        # Forget which shards were verified, so the next read re-checks the disk.
-        _featurizer._DISK_CACHES.clear()
-    if models:
-        from . import _encoders
-
-        with _encoders._MODEL_LOCK:
-            _encoders._MODEL_CACHE.clear()
+    env = os.environ.get("GBSCORE_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "gbscore" / "embeddings"
 
 
-def memory_cache_info():
-    """Return ``{"entries", "bytes", "max_bytes"}`` of the process-wide embedding memo."""
-    return _MEMO.info()
+def _resolve_max_bytes(max_bytes):
+    """Return the size cap in bytes, or None for no cap (``0``)."""
+    source = "max_bytes"
+    if max_bytes is None:
+        raw = os.environ.get("GBSCORE_CACHE_MAX_BYTES", "").strip()
+        if not raw:
+            return DEFAULT_MAX_BYTES
+        source = "GBSCORE_CACHE_MAX_BYTES"
+        match = _SIZE.match(raw)
+        if match is None:
+            raise ConfigError(
+                f"GBSCORE_CACHE_MAX_BYTES={raw!r} is not a size. Give a number of bytes, "
+                "optionally with a K, M, G or T suffix (powers of 1024), e.g. 20G; or 0 for "
+                "no limit."
+            )
+        number, unit = match.groups()
+        max_bytes = int(float(number) * (1024 ** ("kmgt".index(unit.lower()) + 1) if unit else 1))
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ConfigError(
+            f"The embedding cache size cap ({source}) must be a whole number of bytes >= 0 "
+            f"(0: no limit); got {max_bytes!r}."
+        )
+    return max_bytes or None
 
 
 # --------------------------------------------------------------------------------------
-# disk cache
+# shards
 # --------------------------------------------------------------------------------------
 
 
@@ -164,14 +140,15 @@ def _checksum(hashes, vectors):
 def _read_shard(path):
     """Return ``(hashes: list[str], vectors: ndarray)`` of a verified shard.
 
-    Raises FileNotFoundError if it vanished and _CorruptShard if it is not trustworthy.
+    Raises FileNotFoundError if it vanished, PermissionError if it may not be read, and
+    _CorruptShard if it is not trustworthy.
     """
     try:
         with np.load(path, allow_pickle=False) as npz:
             hashes = npz["hashes"]
             vectors = npz["vectors"]
             stored = npz["checksum"]
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):
         raise
     except Exception as exc:  # noqa: BLE001 - truncated zip, bad CRC, missing member...
         raise _CorruptShard(f"unreadable ({type(exc).__name__}: {exc})") from exc
@@ -191,21 +168,26 @@ def _read_shard(path):
     return [h.decode("ascii") for h in hashes.tolist()], vectors
 
 
-def _write_atomic(path, write):
-    """Write a file by calling ``write(fh)`` on a temporary sibling, then renaming it."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
+def _shard_names(shard_dir):
     try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
+        names = os.listdir(shard_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(n for n in names if n.endswith(_SHARD_SUFFIX) and not n.startswith("."))
+
+
+def _identity_dirs(directory):
+    try:
+        return sorted(d for d in Path(directory).iterdir() if (d / "shards").is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _read_identity(folder):
+    try:
+        return json.loads((Path(folder) / "identity.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {"unknown_identity_hash": Path(folder).name}
 
 
 class EmbeddingCache:
@@ -219,6 +201,20 @@ class EmbeddingCache:
     ----------
     directory : str or path-like
         Root folder; created on first write.
+    max_bytes : int, default=None
+        Size cap of the whole folder: after writes, the least recently used shards (by
+        last read or write) are deleted until the folder is under it; the shard just
+        written is always kept.  ``0`` means no cap.  ``None`` reads the environment
+        variable ``GBSCORE_CACHE_MAX_BYTES`` (bytes, optionally with a K/M/G/T suffix;
+        ``0`` for no cap), else :data:`DEFAULT_MAX_BYTES` (10 GiB).
+    compact_after : int or None, default=32
+        A write that leaves an identity with more than this many small shards merges them
+        (:meth:`compact`).  ``None`` never compacts on its own.
+    on_error : {"raise", "warn"}, default="raise"
+        What an operating-system error of the folder does (read-only, full, no permission):
+        propagate, or emit one :class:`~gbscore.exceptions.CacheWarning` and go on without
+        the cache (without writing after a failed write; without reading after a failed
+        read).
 
     Examples
     --------
@@ -232,41 +228,59 @@ class EmbeddingCache:
     (1, 1)
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory, *, max_bytes=None, compact_after=32, on_error="raise"):
+        if on_error not in ("raise", "warn"):
+            raise ValueError(f"on_error must be 'raise' or 'warn'; got {on_error!r}.")
+        if compact_after is not None and (not isinstance(compact_after, int) or compact_after < 2):
+            raise ValueError(f"compact_after must be an int >= 2 or None; got {compact_after!r}.")
         self.directory = Path(directory).expanduser()
+        self.max_bytes = _resolve_max_bytes(max_bytes)
+        self.compact_after = compact_after
+        self.on_error = on_error
         # Per identity hash: shard name -> hashes list, for shards already verified.
         self._known = {}
         self._index = {}
         self._lock = threading.Lock()
+        self._touched = {}
+        self._bytes_since_limit_check = None
+        self._readable = True
+        self._writable = True
         self.hits = 0
         self.misses = 0
         self.shards_written = 0
         self.corrupt_shards_removed = 0
+        self.shards_evicted = 0
 
     def __repr__(self):
         return f"EmbeddingCache({str(self.directory)!r})"
+
+    # -- faults -----------------------------------------------------------------------
+
+    def _give_up(self, operation, exc):
+        """Stop using the folder for ``operation`` after an OS error, warning once."""
+        first = self._readable and self._writable
+        self._writable = False
+        if operation == "read":
+            self._readable = False
+        if first:
+            warnings.warn(
+                f"The embedding cache {str(self.directory)!r} cannot be {operation} "
+                f"({type(exc).__name__}: {exc}). This run goes on without "
+                + ("it" if operation == "read" else "storing new embeddings in it")
+                + "; texts it lacks are encoded again on the next run. Free disk space or fix "
+                "the folder's permissions, or choose another folder with --cache-dir or the "
+                "GBSCORE_CACHE_DIR environment variable.",
+                CacheWarning,
+                stacklevel=3,
+            )
 
     # -- paths ------------------------------------------------------------------------
 
     def _shard_dir(self, ident):
         return self.directory / ident / "shards"
 
-    def _ensure_identity_dir(self, identity, ident):
-        shard_dir = self._shard_dir(ident)
-        shard_dir.mkdir(parents=True, exist_ok=True)
-        identity_file = self.directory / ident / "identity.json"
-        if not identity_file.exists():
-            text = json.dumps(identity, sort_keys=True, indent=2, default=str)
-            _write_atomic(identity_file, lambda fh: fh.write(text.encode("utf-8")))
-        return shard_dir
-
     def _list_shards(self, ident):
-        shard_dir = self._shard_dir(ident)
-        try:
-            names = os.listdir(shard_dir)
-        except FileNotFoundError:
-            return []
-        return sorted(n for n in names if n.endswith(_SHARD_SUFFIX) and not n.startswith("."))
+        return _shard_names(self._shard_dir(ident))
 
     def _discard(self, ident, path, reason):
         logger.warning(
@@ -276,20 +290,32 @@ class EmbeddingCache:
         )
         try:
             path.unlink()
-        except FileNotFoundError:
-            pass
+        except OSError:
+            pass  # gone already, or a read-only folder: it stays ignored by every reader
         self.corrupt_shards_removed += 1
+
+    def _touch(self, path):
+        """Mark a shard as used now (its mtime orders eviction), at most once a minute."""
+        now = time.time()
+        if now - self._touched.get(path, 0.0) < _TOUCH_SECONDS:
+            return
+        self._touched[path] = now
+        try:
+            os.utime(path)
+        except OSError:
+            pass  # vanished, or a read-only folder: eviction order is only a heuristic
 
     def _refresh(self, ident):
         """Verify shards not seen before; return {name: vectors} of those just read."""
         known = self._known.setdefault(ident, {})
         index = self._index.setdefault(ident, {})
+        shard_dir = self._shard_dir(ident)
         present = self._list_shards(ident)
         fresh = {}
         for name in present:
             if name in known:
                 continue
-            path = self._shard_dir(ident) / name
+            path = shard_dir / name
             try:
                 hashes, vectors = _read_shard(path)
             except FileNotFoundError:
@@ -301,7 +327,7 @@ class EmbeddingCache:
             fresh[name] = vectors
             for row, h in enumerate(hashes):
                 index.setdefault(h, (name, row))
-        # Forget shards another process compacted away.
+        # Forget shards another process compacted or evicted away.
         gone = set(known) - set(present)
         if gone:
             for name in gone:
@@ -332,41 +358,54 @@ class EmbeddingCache:
             Hashes absent (in input order).
         """
         ident = identity_hash(identity)
+        found = {}
         with self._lock:
-            found = {}
-            for attempt in range(2):
-                fresh = self._refresh(ident)
-                index = self._index.get(ident, {})
-                wanted = {}
-                for h in hashes:
-                    if h not in found and h in index:
-                        name, row = index[h]
-                        wanted.setdefault(name, []).append((h, row))
-                vanished = False
-                for name, items in wanted.items():
-                    vectors = fresh.get(name)
-                    if vectors is None:
-                        path = self._shard_dir(ident) / name
-                        try:
-                            _, vectors = _read_shard(path)
-                        except FileNotFoundError:
-                            vanished = True
-                            continue
-                        except _CorruptShard as exc:
-                            self._discard(ident, path, str(exc))
-                            vanished = True
-                            continue
-                    for h, row in items:
-                        found[h] = vectors[row]
-                if not vanished or attempt:
-                    break
+            try:
+                if self._readable:
+                    self._lookup(ident, hashes, found)
+            except OSError as exc:  # no permission, I/O error: not a damaged shard
+                if self.on_error == "raise":
+                    raise
+                self._give_up("read", exc)
             missing = [h for h in hashes if h not in found]
             self.hits += len(found)
             self.misses += len(missing)
         return found, missing
 
+    def _lookup(self, ident, hashes, found):
+        for attempt in range(2):
+            fresh = self._refresh(ident)
+            index = self._index.get(ident, {})
+            wanted = {}
+            for h in hashes:
+                if h not in found and h in index:
+                    name, row = index[h]
+                    wanted.setdefault(name, []).append((h, row))
+            vanished = False
+            for name, items in wanted.items():
+                path = self._shard_dir(ident) / name
+                vectors = fresh.get(name)
+                if vectors is None:
+                    try:
+                        _, vectors = _read_shard(path)
+                    except FileNotFoundError:
+                        vanished = True
+                        continue
+                    except _CorruptShard as exc:
+                        self._discard(ident, path, str(exc))
+                        vanished = True
+                        continue
+                for h, row in items:
+                    found[h] = vectors[row]
+                self._touch(path)
+            if not vanished or attempt:
+                break
+
     def put_many(self, identity, hashes, vectors):
         """Store vectors as one new shard, written atomically.
+
+        A write may then compact the identity's shards and evict least recently used
+        shards to keep the folder under ``max_bytes``.
 
         Parameters
         ----------
@@ -378,7 +417,8 @@ class EmbeddingCache:
         Returns
         -------
         path : Path or None
-            The shard written (None when ``hashes`` is empty).
+            The shard written (None when ``hashes`` is empty, or when the folder cannot be
+            written and ``on_error="warn"``).
         """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         hashes = list(hashes)
@@ -389,35 +429,134 @@ class EmbeddingCache:
             )
         if not np.isfinite(vectors).all():
             raise ValueError("put_many refuses non-finite vectors (NaN or inf).")
-        if not hashes:
+        if not hashes or not self._writable:
             return None
-        return self._write_shard(identity_hash(identity), identity, hashes, vectors)
+        ident = identity_hash(identity)
+        try:
+            path = self._write_shard(ident, identity, hashes, vectors)
+            self._maybe_compact(identity, ident)
+            self._maybe_evict(path)
+        except OSError as exc:
+            if self.on_error == "raise":
+                raise
+            self._give_up("written", exc)
+            return None
+        return path
 
     def _write_shard(self, ident, identity, hashes, vectors):
         hash_array = np.asarray([h.encode("ascii") for h in hashes], dtype="S64")
         checksum = np.asarray(_checksum(hash_array, vectors))
         with self._lock:
-            if identity is None:
-                shard_dir = self._shard_dir(ident)
-                shard_dir.mkdir(parents=True, exist_ok=True)
-            else:
-                shard_dir = self._ensure_identity_dir(identity, ident)
+            shard_dir = self._shard_dir(ident)
+            identity_file = self.directory / ident / "identity.json"
+            if identity is not None and not identity_file.exists():
+                text = json.dumps(identity, sort_keys=True, indent=2, default=str)
+                atomic_write(identity_file, lambda fh: fh.write(text), text=True)
             name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:12]}{_SHARD_SUFFIX}"
             path = shard_dir / name
 
             def write(fh):
                 np.savez(fh, hashes=hash_array, vectors=vectors, checksum=checksum)
 
-            _write_atomic(path, write)
+            atomic_write(path, write)
             self.shards_written += 1
+            if self._bytes_since_limit_check is not None:
+                self._bytes_since_limit_check += path.stat().st_size
         return path
 
-    def compact(self, identity=None):
-        """Merge each identity's shards into one, dropping duplicates and stale temp files.
+    def _small_shards(self, ident):
+        small = []
+        for name in self._list_shards(ident):
+            try:
+                if (self._shard_dir(ident) / name).stat().st_size < _MERGED_SHARD_BYTES:
+                    small.append(name)
+            except FileNotFoundError:
+                pass
+        return small
 
-        Safe while other processes read or write: the merged shard is written (atomically)
-        before the shards it replaces are deleted, shards written meanwhile are left
-        alone, and readers that miss a deleted shard rescan.
+    def _maybe_compact(self, identity, ident):
+        limit = self.compact_after
+        if limit is None or len(self._list_shards(ident)) <= limit:
+            return
+        if len(self._small_shards(ident)) > limit:
+            merged = self.compact(identity)
+            logger.debug("Embedding cache %s: merged %d small shards.", self.directory, merged)
+
+    def _maybe_evict(self, keep):
+        # A full scan of the folder on this instance's first write, then once per 1/64 of
+        # the cap written: the folder may overshoot by that much per concurrent writer.
+        if self.max_bytes is None:
+            return
+        since = self._bytes_since_limit_check
+        if since is not None and since < max(1, self.max_bytes // 64):
+            return
+        self._bytes_since_limit_check = 0
+        self.evict(keep=keep)
+
+    def evict(self, max_bytes=None, *, keep=None):
+        """Delete least recently used shards until the folder holds at most ``max_bytes``.
+
+        A shard's last use is its last read or write by any process (its modification
+        time).  Runs on its own after writes; call it to shrink the folder now.
+
+        Parameters
+        ----------
+        max_bytes : int, default=None
+            Target size; ``None`` uses the cache's ``max_bytes`` (no-op without a cap).
+        keep : path-like, optional
+            A shard never to delete (the one just written).
+
+        Returns
+        -------
+        evicted : int
+            Number of shards deleted.
+        """
+        target = self.max_bytes if max_bytes is None else int(max_bytes)
+        if target is None:
+            return 0
+        shards = []
+        for folder in _identity_dirs(self.directory):
+            for name in _shard_names(folder / "shards"):
+                path = folder / "shards" / name
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue
+                shards.append((stat.st_mtime, name, stat.st_size, path))
+        total = sum(size for _, _, size, _ in shards)
+        evicted = 0
+        for _, _, size, path in sorted(shards):
+            if total <= target:
+                break
+            if keep is not None and Path(path) == Path(keep):
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            total -= size
+            evicted += 1
+        if evicted:
+            self.shards_evicted += evicted
+            logger.info(
+                "Embedding cache %s was over its size cap of %d bytes: removed the %d least "
+                "recently used shard(s).",
+                self.directory,
+                target,
+                evicted,
+            )
+        return evicted
+
+    def compact(self, identity=None):
+        """Merge each identity's small shards, dropping duplicates and stale temp files.
+
+        Shards under 64 MiB are merged into shards of at most 64 MiB, so repeated
+        compactions rewrite each entry only a few times.  Writes run this on their own
+        when an identity has more than ``compact_after`` small shards.
+
+        Safe while other processes read or write: the merged shards are written
+        (atomically) before the shards they replace are deleted, shards written meanwhile
+        are left alone, and readers that miss a deleted shard rescan.
 
         Parameters
         ----------
@@ -432,11 +571,11 @@ class EmbeddingCache:
         if identity is not None:
             idents = [identity_hash(identity)]
         else:
-            idents = [d.name for d in self._identity_dirs()]
+            idents = [d.name for d in _identity_dirs(self.directory)]
         merged = 0
         for ident in idents:
             self._remove_stale_tmp(ident)
-            names = self._list_shards(ident)
+            names = self._small_shards(ident)
             if len(names) < 2:
                 continue
             all_hashes, all_vectors, consumed = [], [], []
@@ -457,7 +596,11 @@ class EmbeddingCache:
                 consumed.append(path)
             if len(consumed) < 2:
                 continue
-            self._write_shard(ident, None, all_hashes, np.concatenate(all_vectors))
+            vectors = np.concatenate(all_vectors)
+            rows = max(1, _MERGED_SHARD_BYTES // max(1, vectors.shape[1] * 4 + 64))
+            for start in range(0, len(all_hashes), rows):
+                part = slice(start, start + rows)
+                self._write_shard(ident, None, all_hashes[part], vectors[part])
             for path in consumed:
                 try:
                     path.unlink()
@@ -466,17 +609,50 @@ class EmbeddingCache:
             merged += len(consumed)
         return merged
 
+    def clear(self, identity=None):
+        """Delete the cached vectors of one identity, or of all of them.
+
+        Only identity folders (``<24 hex digits>/shards``) are removed, never other files
+        that happen to be in the directory.
+
+        Parameters
+        ----------
+        identity : dict or str, optional
+            An identity dict or its hash (:func:`identity_hash`); by default all.
+
+        Returns
+        -------
+        removed : dict
+            ``{"identities": n, "bytes": freed}``.
+        """
+        if identity is None:
+            folders = [d for d in _identity_dirs(self.directory) if _IDENTITY_NAME.match(d.name)]
+        else:
+            ident = identity if isinstance(identity, str) else identity_hash(identity)
+            folders = [self.directory / ident] if (self.directory / ident).is_dir() else []
+        freed = 0
+        with self._lock:
+            for folder in folders:
+                freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+                shutil.rmtree(folder)
+                self._known.pop(folder.name, None)
+                self._index.pop(folder.name, None)
+        return {"identities": len(folders), "bytes": freed}
+
     def stats(self):
         """Return a summary: per identity the shards, entries and bytes; and call counters.
+
+        Every shard is read and verified; :func:`disk_cache_info` is a cheaper summary.
 
         Returns
         -------
         stats : dict
             ``{"directory", "identities": [{"hash", "identity", "shards", "entries",
-            "bytes"}], "hits", "misses", "shards_written", "corrupt_shards_removed"}``.
+            "bytes"}], "hits", "misses", "shards_written", "corrupt_shards_removed",
+            "shards_evicted"}``.
         """
         identities = []
-        for folder in self._identity_dirs():
+        for folder in _identity_dirs(self.directory):
             ident = folder.name
             with self._lock:
                 self._refresh(ident)
@@ -491,7 +667,7 @@ class EmbeddingCache:
             identities.append(
                 {
                     "hash": ident,
-                    "identity": self._read_identity(ident),
+                    "identity": _read_identity(folder),
                     "shards": len(known),
                     "entries": entries,
                     "bytes": size,
@@ -504,21 +680,8 @@ class EmbeddingCache:
             "misses": self.misses,
             "shards_written": self.shards_written,
             "corrupt_shards_removed": self.corrupt_shards_removed,
+            "shards_evicted": self.shards_evicted,
         }
-
-    # -- helpers ----------------------------------------------------------------------
-
-    def _identity_dirs(self):
-        try:
-            return sorted(d for d in self.directory.iterdir() if (d / "shards").is_dir())
-        except FileNotFoundError:
-            return []
-
-    def _read_identity(self, ident):
-        try:
-            return json.loads((self.directory / ident / "identity.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return {"unknown_identity_hash": ident}
 
     def _remove_stale_tmp(self, ident):
         shard_dir = self._shard_dir(ident)
@@ -528,10 +691,126 @@ class EmbeddingCache:
             return
         now = time.time()
         for name in names:
-            if name.startswith(".") and name.endswith(_TMP_SUFFIX):
+            if is_temporary_name(name):
                 path = shard_dir / name
                 try:
                     if now - path.stat().st_mtime > _STALE_TMP_SECONDS:
                         path.unlink()
                 except FileNotFoundError:
                     pass
+
+
+# --------------------------------------------------------------------------------------
+# what `gbscore cache info` / `gbscore cache clear` call
+# --------------------------------------------------------------------------------------
+
+
+def _describe(identity):
+    name = identity.get("encoder", "unknown encoder")
+    detail = identity.get("model") or identity.get("fitted_state") or ""
+    return f"{name} {detail}".strip()
+
+
+def disk_cache_info(directory=None):
+    """Summarise an embedding cache folder without verifying every vector.
+
+    Parameters
+    ----------
+    directory : str or path-like, optional
+        The cache folder; default :func:`default_cache_dir`.
+
+    Returns
+    -------
+    info : dict
+        ``{"directory": str, "exists": bool, "bytes": int, "max_bytes": int or None,
+        "identities": [...]}`` where each identity (one encoder, most recently used first)
+        is ``{"identity_hash", "encoder" (a short description), "identity" (the full
+        dict), "texts" (distinct texts stored), "shards", "bytes", "last_used" (ISO 8601
+        local time)}``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> disk_cache_info(tempfile.mkdtemp())["identities"]
+    []
+    """
+    directory = Path(default_cache_dir() if directory is None else directory).expanduser()
+    identities = []
+    for folder in _identity_dirs(directory):
+        hashes, size, last_used, shards = set(), 0, 0.0, 0
+        for name in _shard_names(folder / "shards"):
+            path = folder / "shards" / name
+            try:
+                stat = path.stat()
+                with np.load(path, allow_pickle=False) as npz:
+                    hashes.update(npz["hashes"].tolist())
+            except FileNotFoundError:
+                continue
+            except Exception:  # noqa: BLE001 - a damaged shard still takes space
+                pass
+            shards += 1
+            size += stat.st_size
+            last_used = max(last_used, stat.st_mtime)
+        if not shards:
+            continue
+        identity = _read_identity(folder)
+        identities.append(
+            {
+                "identity_hash": folder.name,
+                "encoder": _describe(identity),
+                "identity": identity,
+                "texts": len(hashes),
+                "shards": shards,
+                "bytes": size,
+                "last_used": datetime.fromtimestamp(last_used).isoformat(timespec="seconds"),
+            }
+        )
+    identities.sort(key=lambda item: item["last_used"], reverse=True)
+    return {
+        "directory": str(directory),
+        "exists": directory.is_dir(),
+        "bytes": sum(item["bytes"] for item in identities),
+        "max_bytes": _resolve_max_bytes(None),
+        "identities": identities,
+    }
+
+
+def clear_disk_cache(directory=None, *, identity_hash=None):
+    """Delete an embedding cache folder's vectors (all, or one encoder identity's).
+
+    Only identity folders are deleted, so pointing this at a wrong folder removes nothing
+    else.  Safe while another run uses the folder: that run recomputes what it misses.
+
+    Parameters
+    ----------
+    directory : str or path-like, optional
+        The cache folder; default :func:`default_cache_dir`.
+    identity_hash : str, optional
+        Remove only this identity (as listed by :func:`disk_cache_info`).
+
+    Returns
+    -------
+    removed : dict
+        ``{"directory": str, "identities": n removed, "bytes": bytes freed}``.
+
+    Raises
+    ------
+    GbscoreError
+        If ``identity_hash`` is not in the folder, or the files cannot be removed.
+    """
+    directory = Path(default_cache_dir() if directory is None else directory).expanduser()
+    cache = EmbeddingCache(directory, max_bytes=0)
+    if identity_hash is not None and not (directory / identity_hash / "shards").is_dir():
+        known = [d.name for d in _identity_dirs(directory)]
+        raise GbscoreError(
+            f"the embedding cache {str(directory)!r} holds no identity {identity_hash!r}; "
+            f"it holds {known or 'none'} (see `gbscore cache info`)."
+        )
+    try:
+        removed = cache.clear(identity_hash)
+    except OSError as exc:
+        raise GbscoreError(
+            f"could not delete the embedding cache in {str(directory)!r}: {exc}. Check that "
+            "you may write to that folder."
+        ) from exc
+    return {"directory": str(directory), **removed}

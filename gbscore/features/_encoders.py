@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import re
-import threading
 from numbers import Integral
 from pathlib import Path
 
@@ -32,6 +31,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._optional import import_optional
 from ..exceptions import EncoderUnavailableError, MissingDependencyError
+from ._cache import identity_hash
+from ._memory import cached_fingerprint, loaded_model
 
 __all__ = [
     "BaseTextEncoder",
@@ -48,11 +49,7 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 #: The encoder recommended for the competition's multilingual (Indic + English) text.
 RECOMMENDED_MULTILINGUAL_MODEL = "sentence-transformers/paraphrase-multilingual-mpnet-base-v2"
 
-# Process-wide caches. Keys are plain strings/tuples so clones of an encoder (one per CV
-# fold) find the weights another clone already loaded.
-_MODEL_CACHE: dict[tuple[str, str], object] = {}
-_FINGERPRINTS: dict[str, str] = {}
-_MODEL_LOCK = threading.Lock()
+# Log the device "auto" resolved to once per process, not once per fold.
 _DEVICE_LOGGED: set[str] = set()
 
 # Bytes of each large file hashed (head, middle and tail) for the weights fingerprint.
@@ -114,8 +111,6 @@ class BaseTextEncoder(BaseEstimator):
 
     def identity_hash(self):
         """Return a short hex digest of :meth:`identity` (the cache key of this encoder)."""
-        from ._cache import identity_hash
-
         return identity_hash(self.identity())
 
     def __sklearn_is_fitted__(self):
@@ -214,9 +209,10 @@ def _weights_fingerprint(folder):
     the safetensors header and detects re-trained weights of the same shape, without
     reading gigabytes; modification times are left out so a copied model keeps its key.
     """
-    key = str(folder)
-    if key in _FINGERPRINTS:
-        return _FINGERPRINTS[key]
+    return cached_fingerprint(("weights", str(folder)), lambda: _hash_model_folder(folder))
+
+
+def _hash_model_folder(folder):
     digest = hashlib.sha256()
     files = sorted(
         p
@@ -235,8 +231,7 @@ def _weights_fingerprint(folder):
                 for offset in (0, size // 2, size - _FINGERPRINT_SAMPLE):
                     fh.seek(offset)
                     digest.update(fh.read(_FINGERPRINT_SAMPLE))
-    _FINGERPRINTS[key] = digest.hexdigest()[:32]
-    return _FINGERPRINTS[key]
+    return digest.hexdigest()[:32]
 
 
 def _configured_max_seq_length(folder):
@@ -413,22 +408,21 @@ class SentenceTransformerEncoder(BaseTextEncoder):
         if loaded is not None and loaded[0] == (self.model, device):
             return loaded[1]
         name, folder = self._resolved()
-        key = (str(folder), device)
-        with _MODEL_LOCK:
-            st_model = _MODEL_CACHE.get(key)
-            if st_model is None:
-                st = import_optional("sentence_transformers", purpose="SentenceTransformerEncoder")
-                try:
-                    st_model = st.SentenceTransformer(
-                        str(folder), device=device, local_files_only=True
+
+        def load():
+            st = import_optional("sentence_transformers", purpose="SentenceTransformerEncoder")
+            try:
+                return st.SentenceTransformer(str(folder), device=device, local_files_only=True)
+            except Exception as exc:
+                raise EncoderUnavailableError(
+                    _unavailable_message(
+                        name, f"loading it from {str(folder)!r} failed ({exc!r:.300})"
                     )
-                except Exception as exc:
-                    raise EncoderUnavailableError(
-                        _unavailable_message(
-                            name, f"loading it from {str(folder)!r} failed ({exc!r:.300})"
-                        )
-                    ) from exc
-                _MODEL_CACHE[key] = st_model
+                ) from exc
+
+        # Keyed by folder and device, so clones of this encoder (one per CV fold) share the
+        # weights another clone already loaded.
+        st_model = loaded_model(("sentence-transformers", str(folder), device), load)
         self._model = ((self.model, device), st_model)
         return st_model
 

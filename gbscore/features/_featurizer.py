@@ -6,7 +6,6 @@ import inspect
 import logging
 import math
 import os
-import threading
 import warnings
 from itertools import chain
 from numbers import Integral
@@ -19,8 +18,9 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from ..exceptions import DataError, UnknownMetricError
-from ._cache import _MEMO, EmbeddingCache, identity_hash, text_hash
+from ._cache import identity_hash, text_hash
 from ._encoders import SentenceTransformerEncoder
+from ._memory import open_disk_cache, process_memo
 
 __all__ = ["EmbeddingFeaturizer", "metric_name_to_text", "TEXT_SEPARATOR"]
 
@@ -28,19 +28,6 @@ logger = logging.getLogger("gbscore")
 
 #: What joins the text columns when ``join_texts=True``.
 TEXT_SEPARATOR = "\n\n"
-
-# One EmbeddingCache per directory and process, so shards verified once are not re-read.
-_DISK_CACHES: dict[str, EmbeddingCache] = {}
-_DISK_LOCK = threading.Lock()
-
-
-def _disk_cache(directory):
-    key = os.path.abspath(os.path.expanduser(os.fspath(directory)))
-    with _DISK_LOCK:
-        cache = _DISK_CACHES.get(key)
-        if cache is None:
-            cache = _DISK_CACHES[key] = EmbeddingCache(key)
-        return cache
 
 
 def metric_name_to_text(name):
@@ -109,7 +96,7 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
     Every distinct string (over all columns and metric names) is encoded once per
     process: a process-wide memo keyed by (encoder identity, text hash) is consulted
     first -- so ``clone``-d featurizers in CV folds reuse each other's vectors (see
-    :func:`~gbscore.features.clear_memory_cache`) -- then the disk cache in
+    :func:`~gbscore.features.clear_caches`) -- then the disk cache in
     ``cache_dir``, and only the remaining strings are encoded, longest first, in batches
     of ``encode_batch_size``; each batch is stored back at once, so an interrupted run
     resumes where it stopped.
@@ -289,20 +276,25 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
 
     # -- embedding --------------------------------------------------------------------
 
-    def _embed(self, strings):
-        """Return one vector per string, via memo, disk cache, then the encoder."""
+    def _embed(self, strings, dim=None):
+        """Return one vector per string, via memo, disk cache, then the encoder.
+
+        ``dim`` is the width every vector must have (``None``: whatever the first batch the
+        encoder returns has).
+        """
         encoder = self.encoder_
         identity = encoder.identity()
         ident = identity_hash(identity)
         hashes = [text_hash(s) for s in strings]
-        found = _MEMO.get_many(ident, hashes)
+        memo = process_memo()
+        found = memo.get_many(ident, hashes)
         n_memo = len(found)
         missing = [i for i, h in enumerate(hashes) if h not in found]
-        cache = _disk_cache(self.cache_dir) if self.cache_dir is not None else None
+        cache = open_disk_cache(self.cache_dir) if self.cache_dir is not None else None
         n_disk = 0
         if cache is not None and missing:
             from_disk, _ = cache.get_many(identity, [hashes[i] for i in missing])
-            _MEMO.put_many(ident, list(from_disk), list(from_disk.values()))
+            memo.put_many(ident, list(from_disk), list(from_disk.values()))
             found.update(from_disk)
             n_disk = len(from_disk)
             missing = [i for i in missing if hashes[i] not in found]
@@ -321,12 +313,13 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
                 for start in range(0, len(missing), step):
                     batch = missing[start : start + step]
                     vectors = self._checked_vectors(
-                        encoder.encode([strings[i] for i in batch], **quiet), len(batch)
+                        encoder.encode([strings[i] for i in batch], **quiet), len(batch), dim
                     )
+                    dim = vectors.shape[1]
                     batch_hashes = [hashes[i] for i in batch]
                     if cache is not None:
                         cache.put_many(identity, batch_hashes, vectors)
-                    _MEMO.put_many(ident, batch_hashes, vectors)
+                    memo.put_many(ident, batch_hashes, vectors)
                     found.update(zip(batch_hashes, vectors, strict=True))
                     bar.update(len(batch))
         logger.info(
@@ -338,12 +331,11 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
             len(missing),
         )
         if not strings:
-            return np.zeros((0, getattr(self, "embedding_dim_", 0)), dtype=np.float32)
+            return np.zeros((0, dim or 0), dtype=np.float32)
         return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
 
-    def _checked_vectors(self, vectors, n):
+    def _checked_vectors(self, vectors, n, expected_dim):
         vectors = np.asarray(vectors, dtype=np.float32)
-        expected_dim = getattr(self, "embedding_dim_", None)
         if vectors.ndim != 2 or vectors.shape[0] != n:
             raise ValueError(
                 f"{type(self.encoder_).__name__}.encode returned shape {vectors.shape} for "
@@ -352,7 +344,7 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         if expected_dim is not None and vectors.shape[1] != expected_dim:
             raise ValueError(
                 f"{type(self.encoder_).__name__}.encode returned {vectors.shape[1]} dimensions; "
-                f"it returned {expected_dim} at fit time."
+                f"it returned {expected_dim} before (at fit time, or for an earlier batch)."
             )
         if not np.isfinite(vectors).all():
             raise ValueError(f"{type(self.encoder_).__name__}.encode returned NaN or inf values.")
@@ -402,9 +394,8 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         if getattr(self.encoder_, "requires_fit", False):
             blocks = self._text_blocks(texts)
             self.encoder_.fit(list(dict.fromkeys(chain(*blocks.values(), metric_texts))))
-        if hasattr(self, "embedding_dim_"):
-            del self.embedding_dim_
-        self.metric_text_embeddings_ = self._embed(metric_texts)
+        # No expected width: a refit may use an encoder of another dimension.
+        self.metric_text_embeddings_ = self._embed(metric_texts, dim=None)
         self.embedding_dim_ = int(self.metric_text_embeddings_.shape[1])
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
@@ -454,7 +445,7 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
             )
         unknown_texts = [metric_name_to_text(n) for n in unknown]
         unique = list(dict.fromkeys(chain(*blocks.values(), unknown_texts)))
-        vectors = self._embed(unique)
+        vectors = self._embed(unique, dim=self.embedding_dim_)
         position = {s: i for i, s in enumerate(unique)}
 
         metric_text = self.metric_text_embeddings_

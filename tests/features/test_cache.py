@@ -18,7 +18,7 @@ from gbscore.features import (
     memory_cache_info,
     text_hash,
 )
-from gbscore.features._cache import _MEMO, _VectorMemo
+from gbscore.features._memory import VectorMemo, process_memo
 
 IDENTITY = {"encoder": "test", "dim": 4}
 
@@ -215,16 +215,16 @@ def test_two_processes_share_one_directory(tmp_path):
 def test_memory_cache_clear_and_info():
     clear_memory_cache()
     h = text_hash("memo")
-    _MEMO.put_many("some-identity", [h], _vector(h)[None])
+    process_memo().put_many("some-identity", [h], _vector(h)[None])
     assert memory_cache_info()["entries"] == 1
     assert memory_cache_info()["bytes"] == 16
     clear_memory_cache()
     assert memory_cache_info()["entries"] == 0
-    assert _MEMO.get_many("some-identity", [h]) == {}
+    assert process_memo().get_many("some-identity", [h]) == {}
 
 
 def test_memo_is_bounded_least_recently_used_first():
-    memo = _VectorMemo(max_bytes=3 * 16)
+    memo = VectorMemo(max_bytes=3 * 16)
     hashes = _hashes(["m1", "m2", "m3", "m4"])
     memo.put_many("i", hashes[:3], [_vector(h) for h in hashes[:3]])
     memo.get_many("i", [hashes[0]])  # m1 becomes most recently used

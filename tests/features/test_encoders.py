@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from gbscore.exceptions import EncoderUnavailableError
-from gbscore.features import CharTfidfEncoder, SentenceTransformerEncoder, _encoders
+from gbscore.features import CharTfidfEncoder, SentenceTransformerEncoder, _encoders, clear_caches
 
 HINDI = ["नमस्ते, आप कैसे हैं?", "मुझे खाद के बारे में बताइए", "यह एक परीक्षण वाक्य है"]
 TAMIL = ["வணக்கம், எப்படி இருக்கிறீர்கள்?", "உரம் பற்றி சொல்லுங்கள்", "இது ஒரு சோதனை வாக்கியம்"]
@@ -231,7 +231,7 @@ def test_pickle_drops_weights_and_reloads_identically(minilm):
     assert len(blob) < 5_000
     again = pickle.loads(blob)
     assert getattr(again, "_model", None) is None
-    _encoders._MODEL_CACHE.clear()  # force a real reload from disk
+    clear_caches(models=True)  # force a real reload from disk
     np.testing.assert_allclose(again.encode(texts), before, atol=1e-6)
 
 
