@@ -11,14 +11,21 @@ import os
 import numpy as np
 import pytest
 
+from gbscore.exceptions import ConfigError, GbscoreError
 from gbscore.features import (
+    DEFAULT_MAX_BYTES,
     EmbeddingCache,
+    cache_info,
+    clear_caches,
+    clear_disk_cache,
     clear_memory_cache,
+    default_cache_dir,
+    disk_cache_info,
     identity_hash,
     memory_cache_info,
     text_hash,
 )
-from gbscore.features._memory import VectorMemo, process_memo
+from gbscore.features._memory import VectorMemo, open_disk_cache, process_memo
 
 IDENTITY = {"encoder": "test", "dim": 4}
 
@@ -233,3 +240,108 @@ def test_memo_is_bounded_least_recently_used_first():
     assert memo.info()["bytes"] <= 3 * 16
     stored = memo.get_many("i", [hashes[0]])[hashes[0]]
     assert not stored.flags.writeable
+
+
+# --------------------------------------------------------------------------------------
+# bounded size: compaction on its own, size cap, info and clear
+# --------------------------------------------------------------------------------------
+
+
+def test_writes_compact_on_their_own(tmp_path):
+    cache = EmbeddingCache(tmp_path, compact_after=4)
+    words = [f"c{i}" for i in range(20)]
+    counts = []
+    for w in words:
+        h = _hashes([w])
+        cache.put_many(IDENTITY, h, _vector(h[0])[None])
+        counts.append(len(_shards(tmp_path)))
+    assert max(counts) <= 5 and counts[-1] < 5
+    found, missing = EmbeddingCache(tmp_path).get_many(IDENTITY, _hashes(words))
+    assert missing == []
+    for h, v in found.items():
+        np.testing.assert_array_equal(v, _vector(h))
+
+
+def test_compaction_can_be_turned_off(tmp_path):
+    cache = EmbeddingCache(tmp_path, compact_after=None)
+    for w in range(40):
+        h = _hashes([f"n{w}"])
+        cache.put_many(IDENTITY, h, _vector(h[0])[None])
+    assert len(_shards(tmp_path)) == 40
+
+
+def test_size_cap_evicts_least_recently_used_shards(tmp_path):
+    writer = EmbeddingCache(tmp_path, max_bytes=0, compact_after=None)
+    a, b, c = (_hashes([w]) for w in ("old but read", "old and unread", "new"))
+    path_a = writer.put_many(IDENTITY, a, _vector(a[0])[None])
+    path_b = writer.put_many(IDENTITY, b, _vector(b[0])[None])
+    size = path_a.stat().st_size
+    now = os.path.getmtime(path_a)
+    os.utime(path_a, (now - 300, now - 300))
+    os.utime(path_b, (now - 200, now - 200))
+    # A read marks shard A as used now; B is then the least recently used.
+    reader = EmbeddingCache(tmp_path, max_bytes=2 * size + size // 2, compact_after=None)
+    assert list(reader.get_many(IDENTITY, a)[0]) == a
+    path_c = reader.put_many(IDENTITY, c, _vector(c[0])[None])
+    assert path_a.exists() and path_c.exists() and not path_b.exists()
+    assert reader.shards_evicted == 1
+    found, missing = EmbeddingCache(tmp_path).get_many(IDENTITY, a + b + c)
+    assert set(found) == {a[0], c[0]} and missing == b
+
+
+def test_size_cap_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GBSCORE_CACHE_MAX_BYTES", "1.5G")
+    assert EmbeddingCache(tmp_path).max_bytes == 3 << 29
+    monkeypatch.setenv("GBSCORE_CACHE_MAX_BYTES", "0")
+    assert EmbeddingCache(tmp_path).max_bytes is None
+    monkeypatch.delenv("GBSCORE_CACHE_MAX_BYTES")
+    assert EmbeddingCache(tmp_path).max_bytes == DEFAULT_MAX_BYTES == 10 << 30
+    monkeypatch.setenv("GBSCORE_CACHE_MAX_BYTES", "lots")
+    with pytest.raises(ConfigError, match="GBSCORE_CACHE_MAX_BYTES='lots' is not a size.*20G"):
+        EmbeddingCache(tmp_path)
+
+
+def test_disk_cache_info_and_clear(tmp_path, monkeypatch):
+    other = {"encoder": "SentenceTransformerEncoder", "model": "some/model"}
+    cache = EmbeddingCache(tmp_path)
+    for batch in (["i1", "i2"], ["i2", "i3"]):
+        hashes = _hashes(batch)
+        cache.put_many(IDENTITY, hashes, np.stack([_vector(h) for h in hashes]))
+    cache.put_many(other, _hashes(["o1"]), _vector(text_hash("o1"))[None])
+    (tmp_path / "notes.txt").write_text("not the cache's")
+
+    info = disk_cache_info(tmp_path)
+    assert info["directory"] == str(tmp_path) and info["exists"]
+    by_hash = {item["identity_hash"]: item for item in info["identities"]}
+    mine = by_hash[identity_hash(IDENTITY)]
+    assert (mine["texts"], mine["shards"], mine["identity"]) == (3, 2, IDENTITY)
+    assert mine["bytes"] == sum(p.stat().st_size for p in _shards(tmp_path))
+    assert by_hash[identity_hash(other)]["encoder"] == "SentenceTransformerEncoder some/model"
+    assert info["bytes"] == sum(item["bytes"] for item in info["identities"])
+
+    removed = clear_disk_cache(tmp_path, identity_hash=identity_hash(other))
+    assert removed["identities"] == 1 and removed["bytes"] > 0
+    assert [i["identity_hash"] for i in disk_cache_info(tmp_path)["identities"]] == [
+        identity_hash(IDENTITY)
+    ]
+    with pytest.raises(GbscoreError, match="holds no identity 'abc'.*gbscore cache info"):
+        clear_disk_cache(tmp_path, identity_hash="abc")
+    assert clear_disk_cache(tmp_path)["identities"] == 1
+    assert disk_cache_info(tmp_path)["identities"] == []
+    assert (tmp_path / "notes.txt").read_text() == "not the cache's"
+    # The default folder follows GBSCORE_CACHE_DIR.
+    monkeypatch.setenv("GBSCORE_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert default_cache_dir() == tmp_path / "elsewhere"
+    assert disk_cache_info()["directory"] == str(tmp_path / "elsewhere")
+
+
+def test_process_caches_have_one_public_owner(tmp_path):
+    clear_caches(models=True)
+    h = text_hash("owned")
+    process_memo().put_many("ident", [h], _vector(h)[None])
+    open_disk_cache(tmp_path)
+    info = cache_info()
+    assert info["memo"]["entries"] == 1 and info["disk_caches"] == [str(tmp_path)]
+    assert open_disk_cache(tmp_path / ".") is open_disk_cache(tmp_path)
+    clear_caches()
+    assert cache_info()["memo"]["entries"] == 0 and cache_info()["disk_caches"] == []

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 import warnings
 
 import numpy as np
@@ -13,33 +19,40 @@ import pytest
 from sklearn.base import clone
 from sklearn.pipeline import FeatureUnion
 
-from gbscore.exceptions import DataError, UnknownMetricError
+from gbscore.exceptions import CacheWarning, DataError, UnknownMetricError
 from gbscore.features import (
     BaseTextEncoder,
     CharTfidfEncoder,
+    EmbeddingCache,
     EmbeddingFeaturizer,
     SentenceTransformerEncoder,
     clear_memory_cache,
     identity_hash,
     metric_name_to_text,
+    text_hash,
 )
 
 TEXT_COLUMNS = ["system_prompt", "user_prompt", "response"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 class FakeEncoder(BaseTextEncoder):
     """Deterministic hash-based vectors; records what it encodes; can fail on purpose.
 
-    ``fail_after`` is left out of the identity on purpose: a failing run and its rerun
-    share cache entries, as a crashed and a restarted real run do.
+    ``fail_after`` and ``delay`` (seconds per call, to stand for a slow model) are left out
+    of the identity on purpose: a failing run and its rerun share cache entries, as a
+    crashed and a restarted real run do.
     """
 
-    def __init__(self, *, dim=8, fail_after=None, tag="fake"):
+    def __init__(self, *, dim=8, fail_after=None, tag="fake", delay=0.0):
         self.dim = dim
         self.fail_after = fail_after
         self.tag = tag
+        self.delay = delay
 
     def encode(self, texts, *, show_progress=None):
+        time.sleep(self.delay)
         self.calls_ = getattr(self, "calls_", 0) + 1
         if self.fail_after is not None and self.calls_ > self.fail_after:
             raise RuntimeError(f"FakeEncoder: simulated crash in call {self.calls_}")
@@ -378,3 +391,176 @@ def test_real_model_featurizer_pickles_without_weights(judgebench_dir):
     clear_memory_cache(models=True)
     again = pickle.loads(blob)
     np.testing.assert_allclose(again.transform(table), out, atol=1e-6)
+
+
+def test_refit_with_an_encoder_of_another_width():
+    table = _table()
+    fz = EmbeddingFeaturizer(encoder=FakeEncoder(dim=4)).fit(table)
+    assert fz.embedding_dim_ == 4
+    fz.set_params(encoder=FakeEncoder(dim=6)).fit(table)
+    assert fz.embedding_dim_ == 6 and fz.transform(table).shape == (6, 4 * 6)
+
+
+class _WidthChangingEncoder(FakeEncoder):
+    def encode(self, texts, *, show_progress=None):
+        self.dim = 8 if getattr(self, "calls_", 0) == 0 else 5
+        return super().encode(texts)
+
+
+def test_encoder_that_changes_width_is_reported():
+    fz = EmbeddingFeaturizer(encoder=_WidthChangingEncoder(), encode_batch_size=2)
+    with pytest.raises(ValueError, match="returned 5 dimensions; it returned 8 before"):
+        fz.fit(_table())  # 3 metric names: 2 batches of different widths
+
+
+# --------------------------------------------------------------------------------------
+# faults: killed runs, read-only and full cache folders (each in a child process)
+# --------------------------------------------------------------------------------------
+
+_CHILD = """
+import json, sys, warnings
+sys.path.insert(0, {here!r})
+from test_featurizer import FakeEncoder, _table
+from gbscore.features import EmbeddingFeaturizer
+
+table = _table({n})
+fz = EmbeddingFeaturizer(
+    encoder=FakeEncoder(delay={delay}), cache_dir={cache!r}, encode_batch_size=2,
+    show_progress=False,
+)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    out = fz.fit_transform(table)
+print(json.dumps({{
+    "encoded": getattr(fz.encoder_, "encoded_", []),
+    "warnings": [[w.category.__name__, str(w.message)] for w in caught],
+    "out": out.tolist(),
+}}))
+"""
+
+
+def _child(cache, *, n=30, delay=0.0):
+    return _CHILD.format(here=HERE, n=n, delay=delay, cache=str(cache))
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": REPO_ROOT}
+
+
+def _texts(table):
+    names = [metric_name_to_text(m) for m in table["metric_name"].unique()]
+    return set(table[TEXT_COLUMNS].fillna("").to_numpy().ravel()) | set(names)
+
+
+def _stored(cache_dir, texts):
+    found, _ = EmbeddingCache(cache_dir).get_many(
+        FakeEncoder().identity(), [text_hash(t) for t in texts]
+    )
+    return {t for t in texts if text_hash(t) in found}
+
+
+def test_killed_run_resumes_without_encoding_a_finished_text_twice(tmp_path):
+    table = _table(30)
+    texts = _texts(table)
+    shard_dir = tmp_path / identity_hash(FakeEncoder().identity()) / "shards"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _child(tmp_path, delay=0.3)],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if shard_dir.is_dir() and len(list(shard_dir.glob("*.npz"))) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed mid-encoding"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = _stored(tmp_path, texts)
+    assert 0 < len(stored) < len(texts)
+
+    rerun = EmbeddingFeaturizer(encoder=FakeEncoder(), cache_dir=tmp_path, encode_batch_size=2)
+    out = rerun.fit_transform(table)
+    encoded = getattr(rerun.encoder_, "encoded_", [])
+    assert not set(encoded) & stored
+    assert sorted(encoded) == sorted(texts - stored)
+    clear_memory_cache()
+    np.testing.assert_array_equal(
+        out, EmbeddingFeaturizer(encoder=FakeEncoder()).fit_transform(table)
+    )
+
+
+def _can_unshare():
+    try:
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+def _run_child(command, **kwargs):
+    proc = subprocess.run(command, env=_env(), capture_output=True, text=True, **kwargs)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _check_went_on_without_cache(result, table, folder, verb):
+    warned = [m for category, m in result["warnings"] if category == CacheWarning.__name__]
+    assert len(warned) == 1, result["warnings"]
+    assert f"{str(folder)!r} cannot be {verb}" in warned[0]
+    assert "--cache-dir or the GBSCORE_CACHE_DIR" in warned[0]
+    clear_memory_cache()
+    expected = EmbeddingFeaturizer(encoder=FakeEncoder()).fit_transform(table)
+    np.testing.assert_array_equal(np.asarray(result["out"], dtype=np.float32), expected)
+
+
+def test_read_only_cache_folder_warns_once_and_the_run_goes_on(tmp_path):
+    folder = tmp_path / "cache"
+    table = _table(30)
+    # The folder already holds part of the texts: those are still read, not encoded.
+    EmbeddingFeaturizer(encoder=FakeEncoder(), cache_dir=folder).fit_transform(table.iloc[:10])
+    clear_memory_cache()
+    stored = _stored(folder, _texts(table))
+    command = [sys.executable, "-c", _child(folder)]
+    if os.geteuid() != 0:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            result = _run_child(command)
+        finally:
+            for path in [folder, *folder.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+    elif _can_unshare():
+        # root ignores permission bits: mount the folder read-only in a private namespace.
+        script = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+        result = _run_child(["unshare", "-m", "sh", "-c", script, str(folder), *command])
+    else:
+        pytest.skip("running as root without mount namespaces: no way to make a read-only folder")
+    assert sorted(result["encoded"]) == sorted(_texts(table) - stored)
+    _check_went_on_without_cache(result, table, folder, "written")
+
+
+def _limit_file_size():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def test_full_cache_folder_warns_once_and_the_run_goes_on(tmp_path):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    table = _table(30)
+    command = [sys.executable, "-c", _child(folder)]
+    if _can_unshare():
+        # A 64 KiB file system, filled up before the run starts: writes fail with ENOSPC.
+        script = (
+            'mount -t tmpfs -o size=64k tmpfs "$0" && '
+            '{ cat /dev/zero > "$0/filler" 2>/dev/null; exec "$@"; }'
+        )
+        result = _run_child(["unshare", "-m", "sh", "-c", script, str(folder), *command])
+    else:
+        # The kernel's file-size limit fails writes past 1 KiB (EFBIG) as a full disk would.
+        result = _run_child(command, preexec_fn=_limit_file_size)
+    assert sorted(result["encoded"]) == sorted(_texts(table))
+    _check_went_on_without_cache(result, table, folder, "written")
