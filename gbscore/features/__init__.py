@@ -10,15 +10,8 @@ Process-wide caches (memo, open disk caches, loaded models) are emptied with
 described by :func:`disk_cache_info` and emptied by :func:`clear_disk_cache`.
 """
 
-from ._cache import (
-    DEFAULT_MAX_BYTES,
-    EmbeddingCache,
-    clear_disk_cache,
-    default_cache_dir,
-    disk_cache_info,
-    identity_hash,
-    text_hash,
-)
+from ._cache import EmbeddingCache
+from ._disk import clear_disk_cache, disk_cache_info
 from ._encoders import (
     DEFAULT_MODEL_NAME,
     RECOMMENDED_MULTILINGUAL_MODEL,
@@ -28,6 +21,7 @@ from ._encoders import (
 )
 from ._featurizer import TEXT_SEPARATOR, EmbeddingFeaturizer, metric_name_to_text
 from ._memory import cache_info, clear_caches, clear_memory_cache, memory_cache_info
+from ._shards import DEFAULT_MAX_BYTES, default_cache_dir, identity_hash, text_hash
 
 __all__ = [
     "BaseTextEncoder",

@@ -1,15 +1,8 @@
 """The persistent embedding cache: crash- and concurrency-safe, self-compacting, size-capped.
 
 Entries are keyed by ``(encoder identity hash, sha256 of the UTF-8 text)``: an entry is
-only ever reused by an encoder that would compute the same vector.
-
-Disk layout::
-
-    DIRECTORY/
-      <identity hash>/
-        identity.json            the encoder identity, for people and for checks
-        shards/
-          <time>-<pid>-<random>.npz   one per encode batch: hashes, vectors, checksum
+only ever reused by an encoder that would compute the same vector (layout in
+:mod:`gbscore.features._shards`).
 
 A shard is written with :func:`gbscore._io.atomic_write`, so readers only ever see
 complete shards, and a run killed midway keeps every batch it finished.  Shard names are
@@ -20,174 +13,49 @@ texts are recomputed.
 The cache stays bounded on its own: when an identity has more than ``compact_after`` small
 shards, a write merges them (:meth:`EmbeddingCache.compact`); and when the whole directory
 grows over ``max_bytes`` (``$GBSCORE_CACHE_MAX_BYTES``, default 10 GiB), the least recently
-used shards are deleted.  :func:`disk_cache_info` and :func:`clear_disk_cache` show and empty
-it (``gbscore cache info`` / ``gbscore cache clear``).
+used shards are deleted.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import time
 import uuid
 import warnings
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from .._io import atomic_write, is_temporary_name
-from ..exceptions import CacheWarning, ConfigError, GbscoreError
+from ..exceptions import CacheWarning
+from ._shards import (
+    IDENTITY_NAME,
+    SHARD_SUFFIX,
+    CorruptShard,
+    identity_dirs,
+    identity_hash,
+    read_identity,
+    read_shard,
+    resolve_max_bytes,
+    shard_checksum,
+    shard_names,
+)
 
-__all__ = [
-    "EmbeddingCache",
-    "clear_disk_cache",
-    "default_cache_dir",
-    "disk_cache_info",
-    "identity_hash",
-    "text_hash",
-]
+__all__ = ["EmbeddingCache"]
 
 logger = logging.getLogger("gbscore")
 
-_SHARD_SUFFIX = ".npz"
 # Temporary files older than this are leftovers of killed writers.
 _STALE_TMP_SECONDS = 3600.0
 # Shards smaller than this are merged by compaction; merged shards are cut at this size, so
 # each byte is rewritten a few times at most, not on every compaction.
 _MERGED_SHARD_BYTES = 64 << 20
-#: Size cap of a cache directory when neither ``max_bytes`` nor the environment sets one.
-DEFAULT_MAX_BYTES = 10 << 30
 # A shard's modification time is its "last used" time; refresh it at most this often.
 _TOUCH_SECONDS = 60.0
-_IDENTITY_NAME = re.compile(r"^[0-9a-f]{24}$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
-
-
-def text_hash(text):
-    """Return the sha256 hex digest of ``text`` encoded as UTF-8 (lone surrogates kept)."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def identity_hash(identity):
-    """Return a short, stable hex digest of an encoder identity dict."""
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
-
-
-def default_cache_dir():
-    """Return the embedding cache folder used when none is given.
-
-    ``$GBSCORE_CACHE_DIR`` when set, else ``~/.cache/gbscore/embeddings`` of the current
-    user: it is resolved when called, so a model loaded on another machine uses that
-    machine's folder.
-
-    Returns
-    -------
-    directory : Path
-    """
-    env = os.environ.get("GBSCORE_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "gbscore" / "embeddings"
-
-
-def _resolve_max_bytes(max_bytes):
-    """Return the size cap in bytes, or None for no cap (``0``)."""
-    source = "max_bytes"
-    if max_bytes is None:
-        raw = os.environ.get("GBSCORE_CACHE_MAX_BYTES", "").strip()
-        if not raw:
-            return DEFAULT_MAX_BYTES
-        source = "GBSCORE_CACHE_MAX_BYTES"
-        match = _SIZE.match(raw)
-        if match is None:
-            raise ConfigError(
-                f"GBSCORE_CACHE_MAX_BYTES={raw!r} is not a size. Give a number of bytes, "
-                "optionally with a K, M, G or T suffix (powers of 1024), e.g. 20G; or 0 for "
-                "no limit."
-            )
-        number, unit = match.groups()
-        max_bytes = int(float(number) * (1024 ** ("kmgt".index(unit.lower()) + 1) if unit else 1))
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
-        raise ConfigError(
-            f"The embedding cache size cap ({source}) must be a whole number of bytes >= 0 "
-            f"(0: no limit); got {max_bytes!r}."
-        )
-    return max_bytes or None
-
-
-# --------------------------------------------------------------------------------------
-# shards
-# --------------------------------------------------------------------------------------
-
-
-class _CorruptShard(Exception):
-    pass
-
-
-def _checksum(hashes, vectors):
-    digest = hashlib.sha256()
-    digest.update(repr((hashes.dtype.str, hashes.shape, vectors.dtype.str, vectors.shape)).encode())
-    digest.update(hashes.tobytes())
-    digest.update(vectors.tobytes())
-    return digest.hexdigest()
-
-
-def _read_shard(path):
-    """Return ``(hashes: list[str], vectors: ndarray)`` of a verified shard.
-
-    Raises FileNotFoundError if it vanished, PermissionError if it may not be read, and
-    _CorruptShard if it is not trustworthy.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            hashes = npz["hashes"]
-            vectors = npz["vectors"]
-            stored = npz["checksum"]
-    except (FileNotFoundError, PermissionError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - truncated zip, bad CRC, missing member...
-        raise _CorruptShard(f"unreadable ({type(exc).__name__}: {exc})") from exc
-    if (
-        hashes.ndim != 1
-        or vectors.ndim != 2
-        or vectors.dtype != np.float32
-        or len(hashes) != len(vectors)
-    ):
-        raise _CorruptShard(
-            f"inconsistent arrays (hashes {hashes.shape}, vectors {vectors.shape} {vectors.dtype})"
-        )
-    if stored.shape != () or str(stored) != _checksum(hashes, vectors):
-        raise _CorruptShard("checksum mismatch")
-    if not np.isfinite(vectors).all():
-        raise _CorruptShard("non-finite values")
-    return [h.decode("ascii") for h in hashes.tolist()], vectors
-
-
-def _shard_names(shard_dir):
-    try:
-        names = os.listdir(shard_dir)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(n for n in names if n.endswith(_SHARD_SUFFIX) and not n.startswith("."))
-
-
-def _identity_dirs(directory):
-    try:
-        return sorted(d for d in Path(directory).iterdir() if (d / "shards").is_dir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _read_identity(folder):
-    try:
-        return json.loads((Path(folder) / "identity.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return {"unknown_identity_hash": Path(folder).name}
 
 
 class EmbeddingCache:
@@ -234,7 +102,7 @@ class EmbeddingCache:
         if compact_after is not None and (not isinstance(compact_after, int) or compact_after < 2):
             raise ValueError(f"compact_after must be an int >= 2 or None; got {compact_after!r}.")
         self.directory = Path(directory).expanduser()
-        self.max_bytes = _resolve_max_bytes(max_bytes)
+        self.max_bytes = resolve_max_bytes(max_bytes)
         self.compact_after = compact_after
         self.on_error = on_error
         # Per identity hash: shard name -> hashes list, for shards already verified.
@@ -280,7 +148,7 @@ class EmbeddingCache:
         return self.directory / ident / "shards"
 
     def _list_shards(self, ident):
-        return _shard_names(self._shard_dir(ident))
+        return shard_names(self._shard_dir(ident))
 
     def _discard(self, ident, path, reason):
         logger.warning(
@@ -317,10 +185,10 @@ class EmbeddingCache:
                 continue
             path = shard_dir / name
             try:
-                hashes, vectors = _read_shard(path)
+                hashes, vectors = read_shard(path)
             except FileNotFoundError:
                 continue
-            except _CorruptShard as exc:
+            except CorruptShard as exc:
                 self._discard(ident, path, str(exc))
                 continue
             known[name] = hashes
@@ -387,11 +255,11 @@ class EmbeddingCache:
                 vectors = fresh.get(name)
                 if vectors is None:
                     try:
-                        _, vectors = _read_shard(path)
+                        _, vectors = read_shard(path)
                     except FileNotFoundError:
                         vanished = True
                         continue
-                    except _CorruptShard as exc:
+                    except CorruptShard as exc:
                         self._discard(ident, path, str(exc))
                         vanished = True
                         continue
@@ -445,14 +313,14 @@ class EmbeddingCache:
 
     def _write_shard(self, ident, identity, hashes, vectors):
         hash_array = np.asarray([h.encode("ascii") for h in hashes], dtype="S64")
-        checksum = np.asarray(_checksum(hash_array, vectors))
+        checksum = np.asarray(shard_checksum(hash_array, vectors))
         with self._lock:
             shard_dir = self._shard_dir(ident)
             identity_file = self.directory / ident / "identity.json"
             if identity is not None and not identity_file.exists():
                 text = json.dumps(identity, sort_keys=True, indent=2, default=str)
                 atomic_write(identity_file, lambda fh: fh.write(text), text=True)
-            name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:12]}{_SHARD_SUFFIX}"
+            name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:12]}{SHARD_SUFFIX}"
             path = shard_dir / name
 
             def write(fh):
@@ -515,8 +383,8 @@ class EmbeddingCache:
         if target is None:
             return 0
         shards = []
-        for folder in _identity_dirs(self.directory):
-            for name in _shard_names(folder / "shards"):
+        for folder in identity_dirs(self.directory):
+            for name in shard_names(folder / "shards"):
                 path = folder / "shards" / name
                 try:
                     stat = path.stat()
@@ -571,7 +439,7 @@ class EmbeddingCache:
         if identity is not None:
             idents = [identity_hash(identity)]
         else:
-            idents = [d.name for d in _identity_dirs(self.directory)]
+            idents = [d.name for d in identity_dirs(self.directory)]
         merged = 0
         for ident in idents:
             self._remove_stale_tmp(ident)
@@ -583,10 +451,10 @@ class EmbeddingCache:
             for name in names:
                 path = self._shard_dir(ident) / name
                 try:
-                    hashes, vectors = _read_shard(path)
+                    hashes, vectors = read_shard(path)
                 except FileNotFoundError:
                     continue
-                except _CorruptShard as exc:
+                except CorruptShard as exc:
                     self._discard(ident, path, str(exc))
                     continue
                 keep = [i for i, h in enumerate(hashes) if h not in seen]
@@ -626,7 +494,7 @@ class EmbeddingCache:
             ``{"identities": n, "bytes": freed}``.
         """
         if identity is None:
-            folders = [d for d in _identity_dirs(self.directory) if _IDENTITY_NAME.match(d.name)]
+            folders = [d for d in identity_dirs(self.directory) if IDENTITY_NAME.match(d.name)]
         else:
             ident = identity if isinstance(identity, str) else identity_hash(identity)
             folders = [self.directory / ident] if (self.directory / ident).is_dir() else []
@@ -652,7 +520,7 @@ class EmbeddingCache:
             "shards_evicted"}``.
         """
         identities = []
-        for folder in _identity_dirs(self.directory):
+        for folder in identity_dirs(self.directory):
             ident = folder.name
             with self._lock:
                 self._refresh(ident)
@@ -667,7 +535,7 @@ class EmbeddingCache:
             identities.append(
                 {
                     "hash": ident,
-                    "identity": _read_identity(folder),
+                    "identity": read_identity(folder),
                     "shards": len(known),
                     "entries": entries,
                     "bytes": size,
@@ -698,119 +566,3 @@ class EmbeddingCache:
                         path.unlink()
                 except FileNotFoundError:
                     pass
-
-
-# --------------------------------------------------------------------------------------
-# what `gbscore cache info` / `gbscore cache clear` call
-# --------------------------------------------------------------------------------------
-
-
-def _describe(identity):
-    name = identity.get("encoder", "unknown encoder")
-    detail = identity.get("model") or identity.get("fitted_state") or ""
-    return f"{name} {detail}".strip()
-
-
-def disk_cache_info(directory=None):
-    """Summarise an embedding cache folder without verifying every vector.
-
-    Parameters
-    ----------
-    directory : str or path-like, optional
-        The cache folder; default :func:`default_cache_dir`.
-
-    Returns
-    -------
-    info : dict
-        ``{"directory": str, "exists": bool, "bytes": int, "max_bytes": int or None,
-        "identities": [...]}`` where each identity (one encoder, most recently used first)
-        is ``{"identity_hash", "encoder" (a short description), "identity" (the full
-        dict), "texts" (distinct texts stored), "shards", "bytes", "last_used" (ISO 8601
-        local time)}``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> disk_cache_info(tempfile.mkdtemp())["identities"]
-    []
-    """
-    directory = Path(default_cache_dir() if directory is None else directory).expanduser()
-    identities = []
-    for folder in _identity_dirs(directory):
-        hashes, size, last_used, shards = set(), 0, 0.0, 0
-        for name in _shard_names(folder / "shards"):
-            path = folder / "shards" / name
-            try:
-                stat = path.stat()
-                with np.load(path, allow_pickle=False) as npz:
-                    hashes.update(npz["hashes"].tolist())
-            except FileNotFoundError:
-                continue
-            except Exception:  # noqa: BLE001 - a damaged shard still takes space
-                pass
-            shards += 1
-            size += stat.st_size
-            last_used = max(last_used, stat.st_mtime)
-        if not shards:
-            continue
-        identity = _read_identity(folder)
-        identities.append(
-            {
-                "identity_hash": folder.name,
-                "encoder": _describe(identity),
-                "identity": identity,
-                "texts": len(hashes),
-                "shards": shards,
-                "bytes": size,
-                "last_used": datetime.fromtimestamp(last_used).isoformat(timespec="seconds"),
-            }
-        )
-    identities.sort(key=lambda item: item["last_used"], reverse=True)
-    return {
-        "directory": str(directory),
-        "exists": directory.is_dir(),
-        "bytes": sum(item["bytes"] for item in identities),
-        "max_bytes": _resolve_max_bytes(None),
-        "identities": identities,
-    }
-
-
-def clear_disk_cache(directory=None, *, identity_hash=None):
-    """Delete an embedding cache folder's vectors (all, or one encoder identity's).
-
-    Only identity folders are deleted, so pointing this at a wrong folder removes nothing
-    else.  Safe while another run uses the folder: that run recomputes what it misses.
-
-    Parameters
-    ----------
-    directory : str or path-like, optional
-        The cache folder; default :func:`default_cache_dir`.
-    identity_hash : str, optional
-        Remove only this identity (as listed by :func:`disk_cache_info`).
-
-    Returns
-    -------
-    removed : dict
-        ``{"directory": str, "identities": n removed, "bytes": bytes freed}``.
-
-    Raises
-    ------
-    GbscoreError
-        If ``identity_hash`` is not in the folder, or the files cannot be removed.
-    """
-    directory = Path(default_cache_dir() if directory is None else directory).expanduser()
-    cache = EmbeddingCache(directory, max_bytes=0)
-    if identity_hash is not None and not (directory / identity_hash / "shards").is_dir():
-        known = [d.name for d in _identity_dirs(directory)]
-        raise GbscoreError(
-            f"the embedding cache {str(directory)!r} holds no identity {identity_hash!r}; "
-            f"it holds {known or 'none'} (see `gbscore cache info`)."
-        )
-    try:
-        removed = cache.clear(identity_hash)
-    except OSError as exc:
-        raise GbscoreError(
-            f"could not delete the embedding cache in {str(directory)!r}: {exc}. Check that "
-            "you may write to that folder."
-        ) from exc
-    return {"directory": str(directory), **removed}

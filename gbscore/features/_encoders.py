@@ -31,8 +31,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._optional import import_optional
 from ..exceptions import EncoderUnavailableError, MissingDependencyError
-from ._cache import identity_hash
 from ._memory import cached_fingerprint, loaded_model
+from ._shards import identity_hash
 
 __all__ = [
     "BaseTextEncoder",

@@ -18,9 +18,9 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from ..exceptions import DataError, UnknownMetricError
-from ._cache import identity_hash, text_hash
 from ._encoders import SentenceTransformerEncoder
 from ._memory import open_disk_cache, process_memo
+from ._shards import identity_hash, text_hash
 
 __all__ = ["EmbeddingFeaturizer", "metric_name_to_text", "TEXT_SEPARATOR"]
 
@@ -127,7 +127,10 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         encoded name is most similar (cosine).
     cache_dir : str or path-like, default=None
         Folder of the persistent :class:`EmbeddingCache`; ``None`` keeps vectors in
-        memory only.
+        memory only.  A folder that turns out read-only or full gives one
+        :class:`~gbscore.exceptions.CacheWarning` and the run goes on without it.  It is
+        machine-local: :func:`~gbscore.save_model` does not store it and
+        :func:`~gbscore.load_model` sets the loading machine's folder.
     show_progress : bool, default=True
         Show a progress bar while encoding strings that were in no cache.
     encode_batch_size : int, default=256
