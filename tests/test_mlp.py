@@ -10,11 +10,18 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from gbscore.exceptions import ConfigError, GbscoreError
+from gbscore.exceptions import ConfigError, DataError, GbscoreError
 from gbscore.mlp import MLPScoreRegressor, _row_groups
 
 # Small and single-threaded: fast, and identical numbers on every run.
-TINY = {"hidden": 32, "n_blocks": 1, "bilinear_rank": 4, "max_epochs": 25, "batch_size": 64}
+TINY = {
+    "hidden": 32,
+    "n_blocks": 1,
+    "bilinear_rank": 8,
+    "max_epochs": 25,
+    "batch_size": 64,
+    "learning_rate": 3e-3,
+}
 D = 8  # embedding width of the synthetic blocks
 
 
@@ -70,13 +77,18 @@ def test_learns_the_relation_better_than_the_mean(fitted, data):
     assert _rmse(fitted.predict(X_test), y_test) < 0.7 * baseline
 
 
-def test_finds_blocks_by_name_and_drops_the_given_metric_block(fitted):
+def test_finds_blocks_by_name_and_drops_the_given_metric_block(fitted, data):
+    X, y = data[:2]
     assert fitted.uses_blocks_
     assert fitted.metric_columns_ == [f"metric_text__{i}" for i in range(D)]
     assert set(fitted.conversation_columns_) == {"user_prompt__", "response__"}
     assert fitted.conversation_columns_["response__"] == [f"response__{i}" for i in range(D)]
     assert not any(c.startswith("metric_given__") for c in fitted.dense_columns_)
     assert "stat_0" in fitted.dense_columns_ and "metric_family" not in fitted.dense_columns_
+    # the blocks feed the bilinear layer only, unless trunk_blocks=True
+    assert not any(c.startswith(("metric_text__", "response__")) for c in fitted.dense_columns_)
+    with_blocks = clone(fitted).set_params(trunk_blocks=True, max_epochs=1).fit(X, y)
+    assert set(with_blocks.dense_columns_) >= {"metric_text__0", "response__0", "user_prompt__7"}
     assert fitted.categorical_columns_ == ["metric_family"]
     np.testing.assert_array_equal(fitted.categories_[0], [0.0, 1.0, 2.0, 3.0])
 
@@ -199,7 +211,7 @@ def test_plain_array_falls_back_to_dense_features_and_says_so(data, caplog):
         model = MLPScoreRegressor(**TINY).fit(X.to_numpy(), y)
     assert not model.uses_blocks_ and model.net_spec_["rank"] == 0
     assert len(model.dense_columns_) == X.shape[1]
-    assert "X has no column names" in caplog.text and "without the bilinear layer" in caplog.text
+    assert "X has no column names" in caplog.text and "no bilinear layer" in caplog.text
     assert np.isfinite(model.predict(X_test.to_numpy())).all()
 
 
@@ -209,7 +221,7 @@ def test_frame_without_a_conversation_block_falls_back(data, caplog):
     with caplog.at_level(logging.INFO, logger="gbscore"):
         model = MLPScoreRegressor(**TINY).fit(X, y)
     assert not model.uses_blocks_
-    assert "'user_prompt__'" in caplog.text and "without the bilinear layer" in caplog.text
+    assert "'user_prompt__'" in caplog.text and "no bilinear layer" in caplog.text
 
 
 def test_non_numeric_columns_are_one_hot_and_unseen_levels_predict(data):
@@ -220,7 +232,7 @@ def test_non_numeric_columns_are_one_hot_and_unseen_levels_predict(data):
     assert model.categorical_columns_ == ["metric_family", "lang"]
     np.testing.assert_array_equal(model.categories_[1], ["en", "hi"])
     assert np.isfinite(model.predict(X_test)).all()
-    with pytest.raises(ValueError, match="categorical column.*pass a DataFrame"):
+    with pytest.raises(DataError, match="categorical column.*pass a DataFrame"):
         model.predict(X_test.to_numpy())
 
 
@@ -281,6 +293,14 @@ def test_cuda_fit_predicts_and_unpickles_on_the_cpu(data):
     assert _rmse(pred, y_test) < 0.7 * baseline
     loaded = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(loaded.predict(X_test), pred, atol=1e-4)
+
+
+def test_a_diverging_loss_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = 5 + X[:, 0]
+    with pytest.raises(ConfigError, match="loss became .* lower learning_rate"):
+        MLPScoreRegressor(**{**TINY, "learning_rate": 1e30}).fit(X, y)
 
 
 def test_invalid_parameter_names_the_parameter(data):
