@@ -419,10 +419,13 @@ def _rows(X, idx):
 
 def _numeric(X):
     # Ridge cannot use a categorical code as a number; the boosters get it as categorical.
+    # float64, not float32: scikit-learn's Ridge keeps the input's precision, and a float32
+    # row's prediction then changes in its last bit with the row's position in the batch (BLAS
+    # kernels block rows), so a row's score depended on the rows predicted with it.
     if isinstance(X, pd.DataFrame):
         X = X.drop(columns=_categorical(X))
-        return X.to_numpy(dtype=np.float32)
-    return np.asarray(X, dtype=np.float32)
+        return X.to_numpy(dtype=np.float64)
+    return np.asarray(X, dtype=np.float64)
 
 
 def _catboost_frame(X, cat):

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import numbers
 import re
 
 import numpy as np
 import pandas as pd
+from scipy import linalg
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.cross_decomposition import PLSSVD
-from sklearn.decomposition import PCA
 from sklearn.random_projection import GaussianRandomProjection
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..exceptions import GbscoreError
+
 __all__ = ["InteractionFeatures", "embedding_blocks"]
+
+log = logging.getLogger("gbscore")
 
 _BLOCK_RE = re.compile(r"^(?P<block>.+)__(?P<i>\d+)$")
 
@@ -38,6 +42,105 @@ def embedding_blocks(feature_names):
 def _unit(a):
     norm = np.linalg.norm(a, axis=1, keepdims=True)
     return a / np.maximum(norm, 1e-12)
+
+
+def _svd(A, *, what):
+    """Thin SVD ``U, s, Vt`` of a float64 matrix, robust to rank deficiency.
+
+    LAPACK's divide-and-conquer driver (``gesdd``, what NumPy, SciPy and scikit-learn's PCA and
+    PLSSVD use) is fast but can fail with "SVD did not converge" on a matrix whose singular
+    values are mostly at round-off level. The cross-covariance of a small fit is such a matrix:
+    its rank is bounded by the number of distinct metrics (about 45 of 384 dimensions for 100
+    demo rows), and whether ``gesdd`` converges on it depends on the CPU's BLAS kernels. The
+    QR-iteration driver (``gesvd``) computes the same decomposition and converges on these
+    matrices, at about four times the cost, so it is used only when ``gesdd`` fails.
+    """
+    try:
+        return linalg.svd(A, full_matrices=False, lapack_driver="gesdd")
+    except np.linalg.LinAlgError:
+        log.info(
+            "InteractionFeatures: the divide-and-conquer SVD (LAPACK gesdd) did not converge on "
+            "the %s (%d x %d, rank-deficient); using the QR-iteration SVD (gesvd) instead",
+            what,
+            *A.shape,
+        )
+    try:
+        return linalg.svd(A, full_matrices=False, lapack_driver="gesvd")
+    except np.linalg.LinAlgError as exc:
+        raise GbscoreError(
+            f"InteractionFeatures: no SVD of the {what} ({A.shape[0]} x {A.shape[1]}) converged; "
+            "disable the step that needs it with params interact__bilinear_rank=0 or "
+            "interact__reduction='random', or add training rows"
+        ) from exc
+
+
+def _numerical_rank(s, shape, scale):
+    """Number of singular values above round-off.
+
+    ``scale`` bounds the size of the matrix's entries before centering (a product of
+    Frobenius norms): centering leaves errors relative to it, so a block of identical rows
+    has a round-off cross-covariance, not a rank-one one. This is NumPy's ``matrix_rank``
+    tolerance with ``scale`` standing in for the largest singular value when larger.
+    """
+    top = s[0] if s.size else 0.0
+    return int(np.sum(s > max(shape) * np.finfo(np.float64).eps * max(top, scale)))
+
+
+def _fix_signs(U, *others):
+    """Flip column pairs so each column's largest-|.| entry in ``U`` is positive.
+
+    Singular vectors are defined up to sign; this is scikit-learn's ``svd_flip`` convention,
+    so the features do not change sign between LAPACK drivers or machines.
+    """
+    signs = np.sign(U[np.argmax(np.abs(U), axis=0), np.arange(U.shape[1])])
+    signs[signs == 0] = 1.0
+    return (U * signs, *(o * signs for o in others))
+
+
+class _Projection:
+    """``x -> (x - mean_) @ components_.T``; rows of ``components_`` past the rank are zero."""
+
+    def __init__(self, mean, components):
+        self.mean_ = mean
+        self.components_ = components
+
+    @property
+    def n_components(self):
+        return self.components_.shape[0]
+
+    def transform(self, Z):
+        return (Z - self.mean_) @ self.components_.T
+
+
+def _pca(Z, k, *, what):
+    """Top-``k`` principal axes of ``Z``, from the SVD of its (d x d) scatter matrix.
+
+    Directions beyond the numerical rank are round-off, whose orientation differs between
+    machines, so they become zero columns rather than features.
+    """
+    mean = Z.mean(axis=0)
+    Zc = Z - mean
+    scatter = Zc.T @ Zc
+    _, s, Vt = _svd(scatter, what=what)
+    (V,) = _fix_signs(Vt[:k].T)
+    V[:, _numerical_rank(s, scatter.shape, np.sum(Z * Z)) :] = 0.0
+    return _Projection(mean, V.T)
+
+
+def _pls_svd(M, T, k, *, what):
+    """Rank-``k`` PLS-SVD of ``(M, T)``: the top singular pairs of their cross-covariance.
+
+    The same directions as scikit-learn's ``PLSSVD(scale=False)``, decomposed by :func:`_svd`,
+    with pairs beyond the numerical rank set to zero (see :func:`_pca`).
+    """
+    m_mean, t_mean = M.mean(axis=0), T.mean(axis=0)
+    C = (M - m_mean).T @ (T - t_mean)
+    U, s, Vt = _svd(C, what=what)
+    U, V = _fix_signs(U[:, :k], Vt[:k].T)
+    rank = _numerical_rank(s, C.shape, np.linalg.norm(M) * np.linalg.norm(T))
+    U[:, rank:] = 0.0
+    V[:, rank:] = 0.0
+    return _Projection(m_mean, U.T), _Projection(t_mean, V.T)
 
 
 class InteractionFeatures(TransformerMixin, BaseEstimator):
@@ -87,7 +190,15 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
     feature_names : array-like of str, default=None
         Column names of a plain-array input.
     random_state : int, RandomState or None, default=0
-        Seed of the PCA solver and random projection.
+        Seed of the random projection.
+
+    Notes
+    -----
+    The output is float64. The PCA axes and bilinear directions are computed by SVD of
+    (d x d) scatter / cross-covariance matrices. On a small fit these are rank-deficient (their
+    rank is bounded by the number of distinct metrics); directions beyond the numerical rank
+    are output as zero columns, and when LAPACK's divide-and-conquer SVD does not converge on
+    such a matrix the QR-iteration SVD is used instead, with one log line saying so.
     """
 
     _parameter_constraints: dict = {
@@ -144,7 +255,8 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
             unknown = [b for b in text if b not in blocks]
             if unknown:
                 raise ValueError(
-                    f"InteractionFeatures: text_blocks {unknown} not found; blocks are {sorted(blocks)}"
+                    f"InteractionFeatures: text_blocks {unknown} not found; "
+                    f"blocks are {sorted(blocks)}"
                 )
         dim = len(blocks[self.metric_block])
         self.blocks_ = blocks
@@ -155,21 +267,23 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         self.metric_vocab_ = np.unique(M.round(6), axis=0)
         self.reducers_ = {}
         self.bilinear_ = {}
-        k = min(self.n_components, dim, len(A))
+        # Widths do not depend on the number of rows: directions a small fit cannot resolve
+        # (beyond the numerical rank) are zero columns, so feature names are stable.
+        k = min(self.n_components, dim)
+        r = min(self.bilinear_rank, dim)
         for t in self.text_blocks_:
             T = _unit(A[:, blocks[t]])
             if k:
                 for kind, Z in (("prod", M * T), ("absdiff", np.abs(M - T))):
                     if self.reduction == "pca":
-                        red = PCA(n_components=k, random_state=self.random_state)
+                        red = _pca(Z, k, what=f"{kind} scatter matrix of {t!r}")
                     else:
                         red = GaussianRandomProjection(
                             n_components=k, random_state=self.random_state
-                        )
-                    self.reducers_[(kind, t)] = red.fit(Z)
-            r = min(self.bilinear_rank, dim, len(A) - 1)
-            if r > 0:
-                self.bilinear_[t] = PLSSVD(n_components=r, scale=False).fit(M, T)
+                        ).fit(Z)
+                    self.reducers_[(kind, t)] = red
+            if r:
+                self.bilinear_[t] = _pls_svd(M, T, r, what=f"metric/{t!r} cross-covariance matrix")
         self._feature_names_out = self._build_names()
         return self
 
@@ -203,9 +317,9 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
                 if (kind, t) in self.reducers_:
                     out.append(self.reducers_[(kind, t)].transform(Z))
             if t in self.bilinear_:
-                xs, ys = self.bilinear_[t].transform(M, T)
-                out.append(xs * ys)
-        return np.hstack(out).astype(np.float32)
+                m_proj, t_proj = self.bilinear_[t]
+                out.append(m_proj.transform(M) * t_proj.transform(T))
+        return np.hstack(out)
 
     def _rank_features(self, M, T):
         own = np.sum(M * T, axis=1)
@@ -244,7 +358,7 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
             if t in self.bilinear_:
                 names += [
                     f"bilinear__{self.metric_block}__{t}__{i}"
-                    for i in range(self.bilinear_[t].n_components)
+                    for i in range(self.bilinear_[t][0].n_components)
                 ]
         return names
 
@@ -283,10 +397,12 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _array(X):
+        # float64 throughout: in float32 a row's projections can differ in the last bit
+        # depending on the row's position in the batch (BLAS kernels block rows).
         A = (
-            X.to_numpy(dtype=np.float32)
+            X.to_numpy(dtype=np.float64)
             if isinstance(X, pd.DataFrame)
-            else np.asarray(X, dtype=np.float32)
+            else np.asarray(X, dtype=np.float64)
         )
         if not np.isfinite(A).all():
             raise ValueError("InteractionFeatures: input contains NaN or infinity")

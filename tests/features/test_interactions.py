@@ -59,7 +59,7 @@ def test_passthrough_modes_and_row_count():
         assert out.shape[0] == len(X)
         assert out.shape[1] == len(tr.get_feature_names_out())
         assert out.shape[1] - kept == 3 + 3 + 3 * 3 + 3 * (2 + 2 + 1)
-        assert out.dtype == np.float32
+        assert out.dtype == np.float64
 
 
 def test_set_output_pandas_and_clone():
@@ -122,3 +122,74 @@ def test_table_features_missing_column():
     X = pd.DataFrame({"metric_name": ["a"], "user_prompt": ["x"], "response": ["y"]})
     with pytest.raises(ValueError, match=r"lacks the columns \['system_prompt'\]"):
         TableFeatures().fit(X)
+
+
+def _sign_aligned(a, b):
+    """Columns of ``a`` flipped to agree in sign with those of ``b``."""
+    return a * np.sign(np.sum(a * b, axis=0))
+
+
+def test_pca_and_bilinear_match_scikit_learn_references():
+    from sklearn.cross_decomposition import PLSSVD
+    from sklearn.decomposition import PCA
+
+    X, _ = block_frame(n=120, d=10, seed=4)
+    tr = InteractionFeatures(n_components=3, bilinear_rank=2, passthrough="none").fit(X)
+    out = pd.DataFrame(tr.transform(X), columns=tr.get_feature_names_out())
+    A = X.to_numpy(dtype=np.float64)
+    blocks = embedding_blocks(X.columns)
+
+    def unit(b):
+        a = A[:, blocks[b]]
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+    M, T = unit("metric_text"), unit("response")
+    cols = [f"prod__metric_text__response__{i}" for i in range(3)]
+    expected = PCA(n_components=3, svd_solver="full").fit_transform(M * T)
+    got = out[cols].to_numpy()
+    np.testing.assert_allclose(_sign_aligned(got, expected), expected, rtol=1e-7, atol=1e-9)
+    xs, ys = PLSSVD(n_components=2, scale=False).fit(M, T).transform(M, T)
+    cols = [f"bilinear__metric_text__response__{i}" for i in range(2)]
+    np.testing.assert_allclose(out[cols].to_numpy(), xs * ys, rtol=1e-7, atol=1e-9)
+
+
+def test_directions_beyond_the_rank_are_zero_columns():
+    # Three distinct metric vectors: the metric/text cross-covariance has rank 2, and the
+    # product matrix of a single text vector has rank 2 as well.
+    X, _ = block_frame(n=60, d=8, seed=1)
+    metric_cols = [f"metric_text__{i}" for i in range(8)]
+    X.loc[:, metric_cols] = X[metric_cols].to_numpy()[np.arange(60) % 3]
+    resp_cols = [f"response__{i}" for i in range(8)]
+    X.loc[:, resp_cols] = X[resp_cols].to_numpy()[[0] * 60]
+    tr = InteractionFeatures(n_components=5, bilinear_rank=4, passthrough="none").fit(X)
+    out = pd.DataFrame(tr.transform(X), columns=tr.get_feature_names_out())
+    bil = out[[f"bilinear__metric_text__user_prompt__{i}" for i in range(4)]].to_numpy()
+    assert np.all(np.abs(bil[:, :2]).max(axis=0) > 1e-3)
+    assert np.all(bil[:, 2:] == 0.0)
+    # the response block is one repeated vector: no covariance with the metric at all
+    resp = out[[f"bilinear__metric_text__response__{i}" for i in range(4)]].to_numpy()
+    assert np.all(resp == 0.0)
+    prod = out[[f"prod__metric_text__response__{i}" for i in range(5)]].to_numpy()
+    assert np.all(np.abs(prod[:, :2]).max(axis=0) > 1e-3)
+    assert np.all(prod[:, 2:] == 0.0)
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 5])
+def test_tiny_fits_keep_the_same_columns(n_rows):
+    X, _ = block_frame(n=40, d=8, seed=2)
+    full = InteractionFeatures(n_components=4, bilinear_rank=3).fit(X)
+    tiny = InteractionFeatures(n_components=4, bilinear_rank=3).fit(X.iloc[:n_rows])
+    assert list(tiny.get_feature_names_out()) == list(full.get_feature_names_out())
+    out = tiny.transform(X)
+    assert out.shape == (40, len(full.get_feature_names_out()))
+    assert np.isfinite(out).all()
+
+
+def test_transform_of_a_row_does_not_depend_on_the_batch():
+    X, _ = block_frame(n=90, d=24, seed=3)
+    tr = InteractionFeatures(n_components=6, bilinear_rank=4).fit(X)
+    whole = tr.transform(X)
+    perm = np.random.default_rng(0).permutation(len(X))
+    np.testing.assert_allclose(tr.transform(X.iloc[perm]), whole[perm], rtol=1e-12, atol=1e-14)
+    alone = np.vstack([tr.transform(X.iloc[[i]]) for i in range(0, 90, 7)])
+    np.testing.assert_allclose(alone, whole[::7], rtol=1e-12, atol=1e-14)
