@@ -255,6 +255,9 @@ class LightGBMScoreRegressor(_ScoreRegressor):
 class CatBoostScoreRegressor(_ScoreRegressor):
     """CatBoost with inner-split early stopping and ``task_type="GPU"`` when CUDA is visible.
 
+    A constant target (which CatBoost refuses) is fitted as that constant, as LightGBM and
+    Ridge fit it; ``model_`` is then None and ``constant_`` holds the value.
+
     Parameters
     ----------
     iterations : int, default=2000
@@ -328,6 +331,8 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         self._validate_params()
         X, y, sample_weight = self._check_fit_input(X, y, sample_weight)
         self.device_ = resolve_device(self.device, library="catboost")
+        if np.ptp(y) == 0:
+            return self._fit_constant(y)
         cat = _categorical(X)
         X = _catboost_frame(X, cat)
         kw = dict(
@@ -347,6 +352,9 @@ class CatBoostScoreRegressor(_ScoreRegressor):
             kw["rsm"] = self.rsm
         model = CatBoostRegressor(**kw)
         tr, val = _early_stopping_split(len(y), self.early_stopping_fraction, self.random_state)
+        if val is not None and np.ptp(y[tr]) == 0:
+            # the held-out split took every other target value: no split can help
+            tr, val = np.arange(len(y)), None
         weight = None if sample_weight is None else np.asarray(sample_weight)[tr]
         train_pool = Pool(_rows(X, tr), y[tr], cat_features=cat or None, weight=weight)
         eval_pool = None
@@ -359,12 +367,29 @@ class CatBoostScoreRegressor(_ScoreRegressor):
             use_best_model=eval_pool is not None,
         )
         self.model_ = model
+        self.constant_ = None
         self.best_iteration_ = model.get_best_iteration() or model.tree_count_
         self.feature_importances_ = model.get_feature_importance()
         return self
 
+    def _fit_constant(self, y):
+        # CatBoost refuses a constant target ("All train targets are equal"); LightGBM and Ridge
+        # fit it as that constant, which is the least-squares answer, so do the same.
+        log.info(
+            "CatBoostScoreRegressor: all %d training targets equal %g; predicting that value",
+            len(y),
+            y[0],
+        )
+        self.model_ = None
+        self.constant_ = float(y[0])
+        self.best_iteration_ = 0
+        self.feature_importances_ = np.zeros(self.n_features_in_)
+        return self
+
     def predict(self, X):
         X = self._check_predict_input(X)
+        if self.model_ is None:
+            return self._finish(np.full(len(X), self.constant_))
         pred = self.model_.predict(_catboost_frame(X, _categorical(X)))
         pred = np.asarray(pred)
         return self._finish(pred[:, 0] if pred.ndim == 2 else pred)
@@ -377,6 +402,8 @@ class CatBoostScoreRegressor(_ScoreRegressor):
                 "predict_uncertainty needs loss_function='RMSEWithUncertainty'; "
                 f"this model was fitted with {self.loss_function!r}"
             )
+        if self.model_ is None:
+            return np.zeros(len(X))  # a constant target has no spread
         pred = np.asarray(self.model_.predict(_catboost_frame(X, _categorical(X))))
         return np.sqrt(np.maximum(pred[:, 1], 0.0))
 

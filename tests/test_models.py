@@ -46,3 +46,27 @@ def test_prediction_of_a_row_does_not_depend_on_the_batch(est):
     rows = np.arange(0, len(X), 17)
     alone = np.array([est.predict(X[[i]])[0] for i in rows])
     np.testing.assert_allclose(alone, whole[rows], rtol=1e-12, atol=1e-12)
+
+
+def test_catboost_fits_a_constant_target_as_that_constant(caplog):
+    X, _ = _data(n=40, d=5)
+    est = CatBoostScoreRegressor(iterations=20, thread_count=1)
+    with caplog.at_level("INFO", logger="gbscore"):
+        est.fit(X, np.full(40, 7.5))
+    assert "all 40 training targets equal 7.5" in caplog.text
+    np.testing.assert_array_equal(est.predict(X[:5]), np.full(5, 7.5))
+    assert est.feature_importances_.shape == (5,)
+
+
+def test_catboost_when_the_early_stopping_split_leaves_one_target_value():
+    from sklearn.model_selection import train_test_split
+
+    X, _ = _data(n=80, d=5)
+    # every row the inner early-stopping split holds out (10%, seeded like the model) gets the
+    # only other value, so the rows CatBoost trains on are constant
+    _, val = train_test_split(np.arange(80), test_size=0.1, random_state=0)
+    y = np.zeros(80)
+    y[val] = 10.0
+    est = CatBoostScoreRegressor(iterations=20, thread_count=1, random_state=0).fit(X, y)
+    pred = est.predict(X)
+    assert np.isfinite(pred).all() and pred.max() > 0.0
