@@ -7,6 +7,7 @@ conversation lies closer to the metrics it was written for than to any other met
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import os
 
@@ -254,6 +255,7 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
         groups = _crossfit_groups(X)
         n_splits = min(self.n_splits, len(np.unique(groups)))
         if n_splits < 2:
+            # one conversation: there is no other fold to fit on
             return self._features(conv, own, self._tower_params())
         out = np.empty((len(X), len(_NAMES)), dtype=np.float32)
         folds = GroupKFold(n_splits=n_splits).split(conv, groups=groups)
@@ -396,8 +398,15 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
             )
 
     def _encode_names(self, names):
+        """Encode metric names absent from the fit table (few: no cache is consulted)."""
+        encode = self.embedder_.encoder_.encode
+        try:
+            quiet = "show_progress" in inspect.signature(encode).parameters
+        except (TypeError, ValueError):
+            quiet = False
         texts = [metric_name_to_text(str(n)) for n in names]
-        return np.asarray(self.embedder_.encoder_.encode(texts), dtype=np.float32)
+        vectors = encode(texts, show_progress=False) if quiet else encode(texts)
+        return np.asarray(vectors, dtype=np.float32)
 
     def _conversations(self, X):
         """One vector per row: the unit-normalised column embeddings, averaged or joined."""

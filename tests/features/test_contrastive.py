@@ -86,9 +86,13 @@ def conversations(n_per, split, seed):
 
 
 def with_swaps(X, seed):
+    return with_swaps_of(X, VOCAB, seed)
+
+
+def with_swaps_of(X, vocabulary, seed):
     """Each real row (score 9) and its conversation under another metric (score 2)."""
     rng = np.random.default_rng(seed)
-    metrics = np.array(list(VOCAB))
+    metrics = np.array(list(vocabulary))
     other = [rng.choice(metrics[metrics != m]) for m in X["metric_name"]]
     both = pd.concat([X, X.assign(metric_name=other)], ignore_index=True)
     return both, np.r_[np.full(len(X), 9.0), np.full(len(X), 2.0)]
@@ -291,3 +295,92 @@ def test_data_errors_say_what_to_fix(data):
         model().fit(Xtr.to_numpy(), ytr)
     with pytest.raises(DataError, match="X has 640 rows but y has 3"):
         model().fit(Xtr, ytr[:3])
+
+
+# metric -> (phrases of training conversations, phrases of test conversations): synonyms and
+# paraphrases, so only a semantic encoder links them
+TOPICS = {
+    "toxicity/hate_speech": (
+        ["racist remarks", "hatred of immigrants", "bigoted jokes", "ethnic slurs"],
+        ["xenophobic comments", "prejudice against minorities", "discriminatory insults"],
+    ),
+    "privacy/pii_leakage": (
+        ["my phone number", "her home address", "his passport details", "a bank account number"],
+        ["someone's mobile contact", "where my neighbour lives", "their identity card data"],
+    ),
+    "safety/self_harm": (
+        ["wanting to end my life", "hurting myself", "feeling suicidal", "cutting my arms"],
+        ["thoughts of killing myself", "self-injury urges", "not wanting to live anymore"],
+    ),
+    "safety/weapons": (
+        ["building a bomb", "buying a rifle", "making explosives", "loading a gun"],
+        ["assembling a firearm", "crafting a grenade", "getting ammunition for a pistol"],
+    ),
+    "code/correctness": (
+        ["a python function bug", "a failing unit test", "a compiler error", "a null pointer"],
+        ["broken javascript code", "a program that crashes", "a wrong loop in my script"],
+    ),
+    "math/accuracy": (
+        ["solving this equation", "the derivative of x squared", "a geometry proof"],
+        ["computing an integral", "factoring a polynomial", "the sum of a series"],
+    ),
+    "agriculture/crop_advice": (
+        ["fertiliser for wheat", "pests on my rice", "when to sow maize", "irrigating cotton"],
+        ["manure for paddy fields", "insects eating my tomatoes", "planting season for millet"],
+    ),
+    "health/medical_advice": (
+        ["my blood pressure medicine", "a persistent fever", "diabetes diet", "chest pain"],
+        ["tablets for hypertension", "a high temperature for days", "controlling blood sugar"],
+    ),
+}
+
+
+def semantic_conversations(n_per, split, seed):
+    k = 0 if split == "train" else 1
+    frames = (
+        ("I need help with {a}. Also, {b}?", "Regarding {a}: here is what to consider."),
+        ("quick question about {a} (and maybe {b})", "Short answer on {a}, nothing more."),
+    )[k]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for metric, phrases in TOPICS.items():
+        others = [p[k] for m, p in TOPICS.items() if m != metric]
+        for _ in range(n_per):
+            a, c = rng.choice(phrases[k], size=2, replace=False)
+            b = rng.choice(others[rng.integers(len(others))])
+            rows.append(
+                {
+                    "metric_name": metric,
+                    "system_prompt": "",
+                    "user_prompt": frames[0].format(a=a, b=b),
+                    "response": frames[1].format(a=c),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.slow
+def test_real_encoder_learned_cosine_survives_paraphrase():
+    """Packaged MiniLM; metric names are opaque codes, so the encoder's own cosine between a
+    name and a conversation is chance (measured 0.48-0.49 on 3 data seeds) and all matching
+    must be learned; test conversations paraphrase the training ones with synonyms no
+    training text uses. Measured test AUC of the learned cosine: 0.979-0.992 (infonce)."""
+    from gbscore.features import SentenceTransformerEncoder
+
+    codes = {m: f"family_{'abcd'[i // 2]}/criterion_{i}" for i, m in enumerate(TOPICS)}
+    Xtr, ytr = with_swaps_of(semantic_conversations(30, "train", 0), TOPICS, 1)
+    Xte, yte = with_swaps_of(semantic_conversations(15, "test", 2), TOPICS, 3)
+    Xtr["metric_name"] = Xtr["metric_name"].map(codes)
+    Xte["metric_name"] = Xte["metric_name"].map(codes)
+    encoder = SentenceTransformerEncoder(device="cpu", show_progress=False)
+    cmf = ContrastiveMatchFeatures(encoder=encoder, batch_size=64).fit(Xtr, ytr)
+    real = yte > 5
+    auc = roc_auc_score(real, cmf.transform(Xte)[:, 0])
+    metric = _unit(encoder.encode([metric_name_to_text(m) for m in Xte["metric_name"]]))
+    conv = _unit(
+        _unit(encoder.encode(list(Xte["user_prompt"])))
+        + _unit(encoder.encode(list(Xte["response"])))
+    )
+    raw_auc = roc_auc_score(real, (metric * conv).sum(axis=1))
+    assert raw_auc < 0.65
+    assert auc > 0.9
