@@ -18,6 +18,8 @@ from ._encoders import (
     BaseTextEncoder,
     CharTfidfEncoder,
     SentenceTransformerEncoder,
+    default_export_dir,
+    encoder_threads,
 )
 from ._featurizer import TEXT_SEPARATOR, EmbeddingFeaturizer, metric_name_to_text
 from ._memory import cache_info, clear_caches, clear_memory_cache, memory_cache_info
@@ -29,6 +31,8 @@ __all__ = [
     "CharTfidfEncoder",
     "DEFAULT_MODEL_NAME",
     "RECOMMENDED_MULTILINGUAL_MODEL",
+    "default_export_dir",
+    "encoder_threads",
     "EmbeddingCache",
     "DEFAULT_MAX_BYTES",
     "default_cache_dir",

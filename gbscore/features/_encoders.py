@@ -16,23 +16,30 @@ arguments.  They share one small protocol, :class:`BaseTextEncoder`:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import json
 import logging
 import os
+import platform
 import re
+import shutil
+import tempfile
 from numbers import Integral
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from .._optional import import_optional
-from ..exceptions import EncoderUnavailableError, MissingDependencyError
+from ..exceptions import ConfigError, EncoderUnavailableError, MissingDependencyError
 from ._memory import cached_fingerprint, loaded_model
-from ._shards import identity_hash
+from ._shards import default_cache_dir, identity_hash
 
 __all__ = [
     "BaseTextEncoder",
@@ -40,6 +47,8 @@ __all__ = [
     "CharTfidfEncoder",
     "DEFAULT_MODEL_NAME",
     "RECOMMENDED_MULTILINGUAL_MODEL",
+    "default_export_dir",
+    "encoder_threads",
 ]
 
 logger = logging.getLogger("gbscore")
@@ -278,18 +287,272 @@ def _resolve_device(device):
     return device
 
 
+# -- inference backends ------------------------------------------------------------------
+
+#: What ``backend="auto"`` tries on a CPU, fastest first (measured with
+#: ``benchmarks/bench_featurize.py --backends``); on a GPU it is always ``"torch"``.
+_AUTO_CPU_BACKENDS = ("onnx", "torch")
+_BACKEND_PACKAGES = {
+    "onnx": (("onnxruntime", "optimum.onnxruntime"), 'pip install "gbscore[fast]"'),
+    "openvino": (("openvino", "optimum.intel.openvino"), 'pip install "optimum-intel[openvino]"'),
+}
+
+
+def _backend_problem(backend):
+    """Return why ``backend`` cannot run here, or None when it can (probed once per process).
+
+    A package that is installed but fails to import (e.g. built for another
+    ``transformers``) counts as missing: the import error is the reason.
+    """
+    if backend == "torch":
+        return None
+    modules, _ = _BACKEND_PACKAGES[backend]
+
+    def probe():
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # noqa: BLE001 - a broken install is as unusable as none
+                return f"importing {module} failed ({type(exc).__name__}: {exc})"
+        return ""
+
+    return cached_fingerprint(("backend-probe", backend), probe) or None
+
+
+def _missing_backend_error(backend, problem):
+    _, hint = _BACKEND_PACKAGES[backend]
+    return MissingDependencyError(
+        f"SentenceTransformerEncoder(backend={backend!r}) cannot run here: {problem}. "
+        f"Install what it needs with: {hint} -- or use backend='torch', or backend='auto' "
+        "(the fastest backend installed, torch when no other is)."
+    )
+
+
+def _int8_config_name():
+    """Return the optimum dynamic-quantization preset that suits this CPU.
+
+    The presets differ in how weights and activations are scaled, which changes the vectors
+    slightly, so the name enters the encoder's identity (and the cache key).
+    """
+
+    def detect():
+        machine = platform.machine().lower()
+        if machine in ("arm64", "aarch64"):
+            return "arm64"
+        flags = set()
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("flags"):
+                        flags = set(line.split(":", 1)[1].split())
+                        break
+        except OSError:
+            pass
+        if "avx512_vnni" in flags:
+            return "avx512_vnni"
+        if "avx512f" in flags and "avx512bw" in flags:
+            return "avx512"
+        # AVX2 is what every x86-64 CPU of the last decade has; ONNX Runtime also runs this
+        # preset's model on older CPUs, only slower.
+        return "avx2"
+
+    return cached_fingerprint(("int8-config",), detect)
+
+
+def default_export_dir():
+    """Return the folder where exported (ONNX, OpenVINO) models are kept.
+
+    ``models/`` beside the embedding cache: ``$GBSCORE_CACHE_DIR/../models`` when
+    ``$GBSCORE_CACHE_DIR`` is set, else ``~/.cache/gbscore/models``.  One export per model
+    (by weights fingerprint) is made there, once, and reused by every later run.
+
+    Returns
+    -------
+    directory : Path
+    """
+    return default_cache_dir().parent / "models"
+
+
+def encoder_threads():
+    """Return how many threads the sentence encoder uses: the one place that decides it.
+
+    1. ``$GBSCORE_ENCODER_THREADS`` when set (a whole number >= 1);
+    2. else ``$OMP_NUM_THREADS`` when set: joblib's process workers (parallel CV folds) get
+       ``cores // n_jobs`` there, so parallel folds do not oversubscribe the cores;
+    3. else every core this process may run on (all cores when the encoder runs alone).
+
+    The count is applied per forward pass for torch (``torch.set_num_threads``, restored
+    afterwards) and at session creation for ONNX Runtime (``intra_op_num_threads``) and
+    OpenVINO (``INFERENCE_NUM_THREADS``).
+
+    Returns
+    -------
+    threads : int
+    """
+    raw = os.environ.get("GBSCORE_ENCODER_THREADS", "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(
+                f"GBSCORE_ENCODER_THREADS={raw!r} is not a whole number >= 1; set it to the "
+                "number of threads the text encoder may use, or unset it to use every core."
+            )
+        return int(raw)
+    raw = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _torch_threads(torch, threads):
+    before = torch.get_num_threads()
+    if before != threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if before != threads:
+            torch.set_num_threads(before)
+
+
+def _export_folder(root, name, folder, backend):
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.rsplit("/", 1)[-1]).strip("-.") or "model"
+    return Path(root) / f"{slug}-{_weights_fingerprint(folder)[:16]}-{backend}"
+
+
+def _move_into_place(source, target):
+    """Rename ``source`` to ``target``; if another process got there first, keep theirs."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target) if source.is_file() else os.rename(source, target)
+    except OSError:
+        if not target.exists():
+            raise
+        shutil.rmtree(source, ignore_errors=True)
+
+
+def _load_st(st, path, *, device, backend, model_kwargs=None):
+    return st.SentenceTransformer(
+        str(path),
+        device=device,
+        backend=backend,
+        local_files_only=True,
+        model_kwargs=model_kwargs,
+    )
+
+
+def _int8_config(preset, onnx_file):
+    """Return optimum's dynamic int8 config: ``preset``, weight matmuls only.
+
+    The stock presets also quantize the two activation-by-activation matmuls of each
+    attention layer (scores and context) and the embedding lookups.  On judgebench-dev
+    texts that cost agreement with torch fp32 (MiniLM, avx2 preset, 197 texts: mean cosine
+    0.9865, 1st percentile 0.965) for little speed; quantizing only the matmuls with a
+    weight operand gave mean 0.9916, 1st percentile 0.983 at the same speed.
+    """
+    onnx = import_optional("onnx", purpose="int8 quantization of the ONNX model")
+    configuration = import_optional(
+        "optimum.onnxruntime.configuration", purpose="int8 quantization of the ONNX model"
+    )
+    graph = onnx.load(str(onnx_file), load_external_data=False).graph
+    constants = {i.name for i in graph.initializer}
+    constants.update(o for n in graph.node if n.op_type == "Constant" for o in n.output)
+    activation_only = [
+        n.name for n in graph.node if n.op_type == "MatMul" and not constants.intersection(n.input)
+    ]
+    return getattr(configuration.AutoQuantizationConfig, preset)(
+        is_static=False, operators_to_quantize=["MatMul"], nodes_to_exclude=activation_only
+    )
+
+
+def _ensure_exported(st, folder, name, root, backend, quantization):
+    """Return the folder holding ``folder``'s model exported to ``backend``, exporting once.
+
+    The export goes through sentence-transformers (``backend=`` loading, which calls
+    optimum's exporter on the local files, and
+    ``sentence_transformers.backend.export_dynamic_quantized_onnx_model`` for int8).  Each
+    step is built in a temporary sibling and renamed into place, so a crashed or concurrent
+    run never leaves a half-written model that a later run would load.
+    """
+    target = _export_folder(root, name, folder, backend)
+    main_file = target / ("onnx/model.onnx" if backend == "onnx" else "openvino/openvino_model.xml")
+    root = Path(root)
+    if not main_file.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        logger.info("Exporting %s to %s once, into %s.", name, backend, target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=root))
+        try:
+            _load_st(st, folder, device="cpu", backend=backend).save(str(tmp))
+            if not main_file.is_file():
+                if target.exists():  # left by a run killed mid-way: no main file in it
+                    shutil.rmtree(target, ignore_errors=True)
+                _move_into_place(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if quantization is not None:
+        quantized = target / "onnx" / f"model_{quantization}.onnx"
+        if not quantized.is_file():
+            preset = quantization.removeprefix("int8w_")
+            logger.info("Quantizing %s to int8 (%s preset) once, into %s.", name, preset, quantized)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=root))
+            try:
+                fp32 = _load_st(
+                    st,
+                    target,
+                    device="cpu",
+                    backend="onnx",
+                    model_kwargs={"file_name": "onnx/model.onnx"},
+                )
+                st.backend.export_dynamic_quantized_onnx_model(
+                    fp32, _int8_config(preset, main_file), str(tmp), file_suffix=quantization
+                )
+                _move_into_place(tmp / "onnx" / quantized.name, quantized)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+#: A window joins a batch only if it has at least this share of the batch's longest window's
+#: tokens: padding costs as much as real tokens, and on a CPU a small batch costs next to
+#: nothing more than a big one.
+_MIN_BATCH_FILL = 0.8
+
+
+class _Runtime(NamedTuple):
+    """How an encoder runs, after ``"auto"`` choices: part of its identity."""
+
+    device: str
+    backend: str
+    #: ``None`` for fp32, else the int8 file suffix, e.g. ``"int8w_avx2"``.
+    quantization: str | None
+
+
+class _Tokens(NamedTuple):
+    """Texts tokenized once, and the token windows cut from them."""
+
+    ids: list  # token ids of each text, without special tokens
+    owner: np.ndarray  # text index of each window
+    start: np.ndarray  # first token of each window
+    stop: np.ndarray  # one past its last token
+    offsets: list | None  # (start, end) characters of each token, when asked for
+
+
 class SentenceTransformerEncoder(BaseTextEncoder):
     """Encode texts with a sentence-transformers model, offline, never truncating silently.
 
     The model is loaded on the first :meth:`encode` (never in ``__init__``), from local
-    files only, and kept in a process-wide cache keyed by (model folder, device), so
-    ``clone``-d encoders in cross-validation folds share one copy of the weights.  The
+    files only, and kept in a process-wide cache keyed by (model folder, device, backend),
+    so ``clone``-d encoders in cross-validation folds share one copy of the weights.  The
     loaded model is not pickled.
 
-    A text longer than the model's window is split into overlapping token windows; the
-    windows of all texts are encoded together (sorted by length, to cut padding) and
-    each text's vector is the mean of its windows' vectors weighted by their token
-    counts.  ``truncate=True`` opts into plain truncation instead.
+    Each text is tokenized once.  A text longer than the model's window is cut into
+    overlapping windows of its token ids (no decoding back to text); the windows of all
+    texts are sorted by length and batched by a token budget, and each text's vector is
+    the mean of its windows' vectors weighted by their token counts.  ``truncate=True``
+    keeps only the first window, ``max_chunks`` caps the windows of a long text.
 
     Parameters
     ----------
@@ -302,8 +565,25 @@ class SentenceTransformerEncoder(BaseTextEncoder):
     device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
         ``"auto"`` picks CUDA when torch sees a GPU, else the CPU (logged once at INFO
         on the ``"gbscore"`` logger).
-    batch_size : int, default=32
-        Windows per forward pass.
+    backend : {"auto", "torch", "onnx", "openvino"}, default="torch"
+        The inference engine, through sentence-transformers' own ``backend=`` support.
+        ``"onnx"`` (ONNX Runtime; ``pip install "gbscore[fast]"``) and ``"openvino"``
+        export the model once, locally, into ``export_dir``.  ``"auto"`` picks the fastest
+        one installed for the device: on a CPU ONNX Runtime when it imports, else torch;
+        on a GPU torch.
+    precision : {"auto", "fp32", "int8"}, default="auto"
+        ``"int8"`` (``backend="onnx"`` on a CPU only) runs a dynamically quantized copy
+        of the model made once with
+        ``sentence_transformers.backend.export_dynamic_quantized_onnx_model``: optimum's
+        preset for this CPU (``avx512_vnni``, ``avx512``, ``avx2`` or ``arm64``), applied
+        to the matmuls with a weight operand only.  ``"auto"`` means int8 for ONNX on a
+        CPU and fp32 otherwise.
+    batch_size : int, default=None
+        At most this many windows per forward pass; ``None``: only ``batch_tokens``
+        limits a batch.
+    batch_tokens : int, default=16384
+        At most this many (padded) tokens per forward pass: short windows go in big
+        batches, long ones in small batches.
     normalize : bool, default=True
         L2-normalise window vectors and the pooled text vectors.
     max_seq_length : int, default=None
@@ -314,18 +594,27 @@ class SentenceTransformerEncoder(BaseTextEncoder):
     chunk_stride : int, default=None
         Overlap in tokens between consecutive windows; ``None`` means a quarter of
         ``chunk_tokens``.
+    max_chunks : int, default=None
+        At most this many windows per text: the first and the last window and the others
+        evenly spaced between them (``1``: the head only).  ``None`` encodes every window.
     truncate : bool, default=False
-        Encode only the first ``max_seq_length`` tokens of long texts instead of chunking.
+        Encode only the first window of long texts instead of chunking them.
     pooling : {"mean", "max"}, default="mean"
         How the windows of one long text are combined: token-count-weighted mean, or
         element-wise max.
+    export_dir : str or path-like, default=None
+        Where exported models are kept; ``None`` means :func:`default_export_dir`
+        (``$GBSCORE_CACHE_DIR/../models``, else ``~/.cache/gbscore/models``).
     show_progress : bool, default=True
-        Show the sentence-transformers progress bar in :meth:`encode`.
+        Show a progress bar over the windows in :meth:`encode`.
 
     Notes
     -----
     The empty string is encoded like any text: the model's vector for ``""`` (the
     special tokens only), a finite, unit-norm vector when ``normalize=True``.
+
+    Threads: see :func:`encoder_threads` (all cores when the encoder runs alone,
+    ``cores // n_jobs`` inside parallel CV folds, ``$GBSCORE_ENCODER_THREADS`` to set it).
 
     Examples
     --------
@@ -338,13 +627,18 @@ class SentenceTransformerEncoder(BaseTextEncoder):
     _parameter_constraints = {
         "model": [str, os.PathLike, None],
         "device": [str],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "backend": [StrOptions({"auto", "torch", "onnx", "openvino"})],
+        "precision": [StrOptions({"auto", "fp32", "int8"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_tokens": [Interval(Integral, 1, None, closed="left")],
         "normalize": ["boolean"],
         "max_seq_length": [Interval(Integral, 4, None, closed="left"), None],
         "chunk_tokens": [Interval(Integral, 1, None, closed="left"), None],
         "chunk_stride": [Interval(Integral, 0, None, closed="left"), None],
+        "max_chunks": [Interval(Integral, 1, None, closed="left"), None],
         "truncate": ["boolean"],
         "pooling": [StrOptions({"mean", "max"})],
+        "export_dir": [str, os.PathLike, None],
         "show_progress": ["boolean"],
     }
 
@@ -353,24 +647,34 @@ class SentenceTransformerEncoder(BaseTextEncoder):
         *,
         model=None,
         device="auto",
-        batch_size=32,
+        backend="torch",
+        precision="auto",
+        batch_size=None,
+        batch_tokens=16384,
         normalize=True,
         max_seq_length=None,
         chunk_tokens=None,
         chunk_stride=None,
+        max_chunks=None,
         truncate=False,
         pooling="mean",
+        export_dir=None,
         show_progress=True,
     ):
         self.model = model
         self.device = device
+        self.backend = backend
+        self.precision = precision
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.normalize = normalize
         self.max_seq_length = max_seq_length
         self.chunk_tokens = chunk_tokens
         self.chunk_stride = chunk_stride
+        self.max_chunks = max_chunks
         self.truncate = truncate
         self.pooling = pooling
+        self.export_dir = export_dir
         self.show_progress = show_progress
 
     # -- validation and loading -------------------------------------------------------
@@ -400,31 +704,125 @@ class SentenceTransformerEncoder(BaseTextEncoder):
             self._resolved_model = cached
         return cached[1], cached[2]
 
-    def _get_model(self):
-        """Return the loaded SentenceTransformer, loading it once per process and device."""
+    def runtime(self):
+        """Return how this encoder runs here: device, backend and quantization.
+
+        Resolves ``device``, ``backend`` and ``precision`` (``"auto"`` included) without
+        loading the model, and checks that an explicit backend can run.
+
+        Returns
+        -------
+        runtime : dict
+            ``{"device": str, "backend": str, "quantization": str or None}``;
+            ``quantization`` is None (fp32) or the int8 file suffix, e.g. ``"int8w_avx2"``
+            (int8 weight matmuls, optimum's avx2 preset).
+
+        Raises
+        ------
+        MissingDependencyError
+            An explicit ``backend`` whose packages are missing or broken (with the
+            ``pip install`` command that provides them).
+        ValueError
+            ``precision="int8"`` with a backend or device that has no int8 path.
+        """
+        return self._runtime()._asdict()
+
+    def _runtime(self):
         self._check_params()
         device = _resolve_device(self.device)
+        backend = self.backend
+        if backend == "auto":
+            candidates = _AUTO_CPU_BACKENDS if device == "cpu" else ("torch",)
+            backend = next(b for b in candidates if _backend_problem(b) is None)
+        else:
+            problem = _backend_problem(backend)
+            if problem is not None:
+                raise _missing_backend_error(backend, problem)
+            if backend != "torch":
+                if self.device == "auto":
+                    device = "cpu"
+                elif device != "cpu":
+                    raise EncoderUnavailableError(
+                        f"backend={backend!r} runs on the CPU in gbscore, not on "
+                        f"device={device!r}; use backend='torch' (or 'auto') on a GPU."
+                    )
+        precision = self.precision
+        if precision == "auto":
+            precision = "int8" if backend == "onnx" and device == "cpu" else "fp32"
+        elif precision == "int8" and not (backend == "onnx" and device == "cpu"):
+            raise ValueError(
+                f"The 'precision' parameter of {type(self).__name__} is 'int8', which needs "
+                f"backend='onnx' on device='cpu' (dynamic int8 quantization runs on the CPU); "
+                f"got backend={backend!r} on {device!r}. Use precision='fp32' or 'auto'."
+            )
+        quantization = f"int8w_{_int8_config_name()}" if precision == "int8" else None
+        return _Runtime(device, backend, quantization)
+
+    def _get_model(self):
+        """Return the loaded SentenceTransformer, loading it once per process and runtime."""
+        runtime = self._runtime()
+        threads = encoder_threads()
+        key = (self.model, runtime, threads if runtime.backend != "torch" else None)
         loaded = getattr(self, "_model", None)
-        if loaded is not None and loaded[0] == (self.model, device):
+        if loaded is not None and loaded[0] == key:
             return loaded[1]
         name, folder = self._resolved()
 
         def load():
             st = import_optional("sentence_transformers", purpose="SentenceTransformerEncoder")
+            if runtime.backend == "torch":
+                path, model_kwargs = folder, None
+            else:
+                export_root = Path(self.export_dir or default_export_dir()).expanduser()
+                try:
+                    path = _ensure_exported(
+                        st, folder, name, export_root, runtime.backend, runtime.quantization
+                    )
+                except Exception as exc:
+                    raise EncoderUnavailableError(
+                        f"Exporting {name!r} to backend={runtime.backend!r} in "
+                        f"{str(export_root)!r} failed ({exc!r:.300}). Check that the folder is "
+                        "writable (or pass export_dir=...), or use backend='torch'."
+                    ) from exc
+                model_kwargs = self._backend_kwargs(runtime, threads)
             try:
-                return st.SentenceTransformer(str(folder), device=device, local_files_only=True)
+                return _load_st(
+                    st,
+                    path,
+                    device=runtime.device,
+                    backend=runtime.backend,
+                    model_kwargs=model_kwargs,
+                )
             except Exception as exc:
                 raise EncoderUnavailableError(
                     _unavailable_message(
-                        name, f"loading it from {str(folder)!r} failed ({exc!r:.300})"
+                        name, f"loading it from {str(path)!r} failed ({exc!r:.300})"
                     )
                 ) from exc
 
-        # Keyed by folder and device, so clones of this encoder (one per CV fold) share the
-        # weights another clone already loaded.
-        st_model = loaded_model(("sentence-transformers", str(folder), device), load)
-        self._model = ((self.model, device), st_model)
+        # Keyed by folder and runtime, so clones of this encoder (one per CV fold) share the
+        # weights another clone already loaded; ONNX Runtime and OpenVINO fix their thread
+        # count when the session is made, so for them the count is part of the key.
+        st_model = loaded_model(("sentence-transformers", str(folder), *runtime, key[2]), load)
+        self._model = (key, st_model)
         return st_model
+
+    @staticmethod
+    def _backend_kwargs(runtime, threads):
+        if runtime.backend == "openvino":
+            return {"ov_config": {"INFERENCE_NUM_THREADS": threads}}
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        # One forward pass at a time: the inter-op pool would only add idle threads.
+        options.inter_op_num_threads = 1
+        suffix = f"_{runtime.quantization}" if runtime.quantization else ""
+        return {
+            "provider": "CPUExecutionProvider",
+            "session_options": options,
+            "file_name": f"onnx/model{suffix}.onnx",
+        }
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -439,24 +837,29 @@ class SentenceTransformerEncoder(BaseTextEncoder):
 
         Includes the model name; a fingerprint of its files (names and sizes, small
         files in full, large weight files by their first, middle and last MiB: cheap,
-        and the same wherever the folder is copied); the window and chunking
-        parameters, ``truncate``, ``pooling`` and ``normalize``.  The device and batch
-        size are left out: they do not change the vectors beyond float rounding.  It
-        does not load the model.
+        and the same wherever the folder is copied); the inference backend and int8
+        quantization (after ``"auto"`` choices: vectors of different backends never share
+        a cache entry); the window and chunking parameters, ``max_chunks``, ``truncate``,
+        ``pooling`` and ``normalize``.  The device, batch sizes and thread count are left
+        out: they do not change the vectors beyond float rounding.  It does not load the
+        model.
 
         Returns
         -------
         identity : dict
         """
-        self._check_params()
+        runtime = self._runtime()
         name, folder = self._resolved()
         return {
             "encoder": "SentenceTransformerEncoder",
             "model": name,
             "weights_fingerprint": _weights_fingerprint(folder),
+            "backend": runtime.backend,
+            "quantization": runtime.quantization,
             "max_seq_length": self.max_seq_length or _configured_max_seq_length(folder),
             "chunk_tokens": self.chunk_tokens,
             "chunk_stride": self.chunk_stride,
+            "max_chunks": self.max_chunks,
             "truncate": bool(self.truncate),
             "pooling": self.pooling,
             "normalize": bool(self.normalize),
@@ -486,8 +889,56 @@ class SentenceTransformerEncoder(BaseTextEncoder):
             )
         return max_len, chunk, stride
 
+    def _tokenize(self, st_model, texts, *, offsets=False):
+        """Tokenize ``texts`` once and cut the token windows :meth:`encode` encodes."""
+        _, window, stride = self._window(st_model)
+        first = st_model[0] if len(st_model) else None
+        if getattr(first, "do_lower_case", False):
+            # sentence-transformers lowercases before tokenizing for such models (v5 in
+            # Python, v6 in the tokenizer); doing it here too is harmless and keeps both.
+            texts = [t.lower() for t in texts]
+        try:
+            encoded = st_model.tokenizer(
+                texts,
+                add_special_tokens=False,
+                truncation=False,
+                return_offsets_mapping=offsets,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                verbose=False,
+            )
+        except NotImplementedError as exc:
+            raise EncoderUnavailableError(
+                f"The tokenizer of {self.model!r} cannot return character offsets, which "
+                "split_into_chunks needs; encode() does not need them."
+            ) from exc
+        ids = encoded["input_ids"]
+        step = window - stride
+        owner, start, stop = [], [], []
+        for i, tokens in enumerate(ids):
+            n = len(tokens)
+            starts = [0]
+            if not self.truncate:
+                # A window every `step` tokens until one reaches the end of the text.
+                while starts[-1] + window < n:
+                    starts.append(starts[-1] + step)
+                if self.max_chunks is not None and len(starts) > self.max_chunks:
+                    keep = np.unique(np.linspace(0, len(starts) - 1, self.max_chunks).round())
+                    starts = [starts[int(k)] for k in keep]
+            for s in starts:
+                owner.append(i)
+                start.append(s)
+                stop.append(min(s + window, n))
+        return _Tokens(
+            ids,
+            np.asarray(owner, dtype=np.int64),
+            np.asarray(start, dtype=np.int64),
+            np.asarray(stop, dtype=np.int64),
+            encoded["offset_mapping"] if offsets else None,
+        )
+
     def split_into_chunks(self, texts):
-        """Split texts into the token windows :meth:`encode` encodes.
+        """Return the token windows :meth:`encode` encodes, as text, for inspection.
 
         Parameters
         ----------
@@ -504,44 +955,48 @@ class SentenceTransformerEncoder(BaseTextEncoder):
         """
         texts = _as_text_list(texts, caller=f"{type(self).__name__}.split_into_chunks")
         st_model = self._get_model()
-        if self.truncate:
-            return list(texts), np.arange(len(texts)), np.ones(len(texts), dtype=np.int64)
-        _, window, stride = self._window(st_model)
+        tokens = self._tokenize(st_model, texts, offsets=True)
+        chunks = []
+        for i, a, b in zip(tokens.owner, tokens.start, tokens.stop, strict=True):
+            spans = tokens.offsets[i]
+            chunks.append(texts[i][spans[a][0] : spans[b - 1][1]] if b > a else texts[i])
+        return chunks, tokens.owner, np.maximum(tokens.stop - tokens.start, 1)
+
+    def _special_tokens(self, st_model):
+        """Return (prefix ids, suffix ids, pad id, whether the model takes token_type_ids)."""
         tokenizer = st_model.tokenizer
-        try:
-            encoded = tokenizer(
-                texts,
-                add_special_tokens=False,
-                truncation=False,
-                return_offsets_mapping=True,
-                return_attention_mask=False,
-                return_token_type_ids=False,
-                verbose=False,
-            )
-        except NotImplementedError as exc:
+        plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+        full = tokenizer("a", add_special_tokens=True)
+        ids = list(full["input_ids"])
+        for k in range(len(ids) - len(plain) + 1):
+            if ids[k : k + len(plain)] == list(plain):
+                prefix, suffix = ids[:k], ids[k + len(plain) :]
+                break
+        else:  # pragma: no cover - no tokenizer seen does this
             raise EncoderUnavailableError(
-                f"The tokenizer of {self.model!r} cannot return character offsets, which "
-                "chunking long texts needs; pass truncate=True to truncate them instead."
-            ) from exc
-        step = window - stride
-        chunks, owner, n_tokens = [], [], []
-        for i, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"], strict=True)):
-            n = len(offsets)
-            if n <= window:
-                chunks.append(text)
-                owner.append(i)
-                n_tokens.append(max(n, 1))
-                continue
-            start = 0
-            while True:
-                end = min(start + window, n)
-                chunks.append(text[offsets[start][0] : offsets[end - 1][1]])
-                owner.append(i)
-                n_tokens.append(end - start)
-                if end == n:
-                    break
-                start += step
-        return chunks, np.asarray(owner, dtype=np.int64), np.asarray(n_tokens, dtype=np.int64)
+                f"Cannot tell where the tokenizer of {self.model!r} puts its special tokens."
+            )
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        return prefix, suffix, pad, "token_type_ids" in full
+
+    def _batches(self, lengths):
+        """Yield index arrays of windows of similar length, each within the token budget.
+
+        Windows are sorted longest first; a batch ends before the window that would break
+        the token budget (rows x the batch's longest window) or ``batch_size``, or that is
+        shorter than ``_MIN_BATCH_FILL`` of the batch's longest window.
+        """
+        order = np.argsort(-lengths, kind="stable")
+        cap = self.batch_size or len(order)
+        start = 0
+        while start < len(order):
+            width = int(lengths[order[start]])
+            rows = max(1, min(cap, self.batch_tokens // width))
+            fill = lengths[order[start : start + rows]] >= _MIN_BATCH_FILL * width
+            if not fill.all():
+                rows = int(np.argmin(fill))
+            yield order[start : start + rows]
+            start += rows
 
     def encode(self, texts, *, show_progress=None):
         """Encode texts, chunking long ones.
@@ -558,32 +1013,59 @@ class SentenceTransformerEncoder(BaseTextEncoder):
         """
         texts = _as_text_list(texts, caller=f"{type(self).__name__}.encode")
         st_model = self._get_model()
-        max_len, _, _ = self._window(st_model)
-        dim = st_model.get_embedding_dimension()
+        get_dim = getattr(st_model, "get_embedding_dimension", None)
+        dim = (get_dim or st_model.get_sentence_embedding_dimension)()
         if not texts:
             return np.zeros((0, dim), dtype=np.float32)
-        chunks, owner, n_tokens = self.split_into_chunks(texts)
-        # Longest first, so a batch that does not fit in memory fails at once.
-        order = np.argsort(-n_tokens, kind="stable")
-        vectors = st_model.encode(
-            [chunks[i] for i in order],
-            batch_size=self.batch_size,
-            show_progress_bar=self.show_progress if show_progress is None else show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=self.normalize,
-            processing_kwargs={"text": {"max_length": max_len, "truncation": True}},
-        )
-        chunk_vectors = np.empty_like(vectors, dtype=np.float32)
-        chunk_vectors[order] = vectors
-        if len(chunks) == len(texts):
-            pooled = chunk_vectors
+        torch = import_optional("torch", purpose="SentenceTransformerEncoder")
+        tokens = self._tokenize(st_model, texts)
+        prefix, suffix, pad, with_types = self._special_tokens(st_model)
+        n_extra = len(prefix) + len(suffix)
+        lengths = tokens.stop - tokens.start + n_extra
+        left = st_model.tokenizer.padding_side == "left"
+        # Other backends take CPU tensors (they run on the CPU only, see _runtime).
+        device = st_model.device if self._runtime().backend == "torch" else "cpu"
+        vectors = np.empty((len(lengths), dim), dtype=np.float32)
+        progress = self.show_progress if show_progress is None else show_progress
+        with (
+            tqdm(total=len(lengths), desc="Encoding windows", disable=not progress) as bar,
+            _torch_threads(torch, encoder_threads()),
+            torch.inference_mode(),
+        ):
+            for batch in self._batches(lengths):
+                width = int(lengths[batch].max())
+                input_ids = np.full((len(batch), width), pad, dtype=np.int64)
+                mask = np.zeros((len(batch), width), dtype=np.int64)
+                for row, w in enumerate(batch):
+                    seq = (
+                        prefix
+                        + tokens.ids[tokens.owner[w]][tokens.start[w] : tokens.stop[w]]
+                        + suffix
+                    )
+                    cols = slice(width - len(seq), width) if left else slice(0, len(seq))
+                    input_ids[row, cols] = seq
+                    mask[row, cols] = 1
+                features = {
+                    "input_ids": torch.from_numpy(input_ids).to(device),
+                    "attention_mask": torch.from_numpy(mask).to(device),
+                }
+                if with_types:
+                    features["token_type_ids"] = torch.zeros_like(features["input_ids"])
+                out = st_model(features)["sentence_embedding"]
+                vectors[batch] = out.float().cpu().numpy()
+                bar.update(len(batch))
+        if self.normalize:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        if len(lengths) == len(texts):
+            pooled = vectors
         else:
+            owner = tokens.owner
             starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             if self.pooling == "max":
-                pooled = np.maximum.reduceat(chunk_vectors, starts, axis=0)
+                pooled = np.maximum.reduceat(vectors, starts, axis=0)
             else:
-                weights = n_tokens.astype(np.float32)[:, None]
-                pooled = np.add.reduceat(chunk_vectors * weights, starts, axis=0)
+                weights = np.maximum(tokens.stop - tokens.start, 1).astype(np.float32)[:, None]
+                pooled = np.add.reduceat(vectors * weights, starts, axis=0)
                 pooled /= np.add.reduceat(weights, starts, axis=0)
             if self.normalize:
                 norms = np.linalg.norm(pooled, axis=1, keepdims=True)
