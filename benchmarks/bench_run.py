@@ -124,7 +124,7 @@ def gbscore_run(data_dir, cache_dir, report_dir, n_jobs, timeout):
 
 def _model_seconds(report):
     """Per base model: seconds fitting it over the folds and the refit; plus shared features."""
-    from gbscore.stacking import OOFPredictions
+    from gbscore.model_selection import OOFPredictions
 
     timings = OOFPredictions.load(report / "oof.npz").timings
     out = {}

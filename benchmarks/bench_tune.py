@@ -40,12 +40,12 @@ from pathlib import Path
 import numpy as np
 import optuna
 
+from gbscore.config import DEFAULT_CONFIG, build_pipeline, merge_config
 from gbscore.data import load_competition, load_test_labels
-from gbscore.pipeline import DEFAULT_CONFIG, merge_config
+from gbscore.model_selection import rmse
 from gbscore.tuning import (
     PipelineObjective,
     TuningData,
-    build_tuned_pipeline,
     default_params,
     export_config,
     make_pruner,
@@ -54,7 +54,6 @@ from gbscore.tuning import (
     run_study,
     warm_embeddings,
 )
-from gbscore.validation import rmse
 
 
 def _base_config(model, n_splits, threads):
@@ -102,7 +101,7 @@ def _study(name, storage, objective, *, pruner, budget_s, seed, model, base):
 
 def _test_rmse(config, data, test, labels, cache_dir):
     start = time.perf_counter()
-    pipe = build_tuned_pipeline(
+    pipe = build_pipeline(
         config, metric_embeddings=data.metric_embeddings, cache_dir=cache_dir, show_progress=True
     )
     pipe.fit(data.X, data.y)

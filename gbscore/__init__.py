@@ -47,14 +47,16 @@ from .models import (
     RidgeScoreRegressor,
     resolve_device,
 )
+from .config import DEFAULT_CONFIG, build_pipeline, load_config
+from .model_selection import ConversationKFold, OOFPredictions, cross_val_oof, phrasing_groups
+from .mlp import MLPScoreRegressor
 from .persist import load_model, save_model
-from .pipeline import DEFAULT_CONFIG, ScorePipeline, build_pipeline
-from .stacking import MetaModel, OOFPredictions, StackedScoreRegressor, compute_oof, fit_meta
-from .validation import CVResult, cross_validate
+from .pipeline import ScorePipeline
+from .stacking import StackedScoreRegressor, evaluate
 
 __all__ = [
     "BandLabels",
-    "CVResult",
+    "ConversationKFold",
     "CatBoostScoreRegressor",
     "CharTfidfEncoder",
     "CompetitionData",
@@ -67,7 +69,7 @@ __all__ = [
     "GbscoreError",
     "InteractionFeatures",
     "LightGBMScoreRegressor",
-    "MetaModel",
+    "MLPScoreRegressor",
     "MetricMatchFeatures",
     "MissingDependencyError",
     "NegativeSampler",
@@ -81,14 +83,15 @@ __all__ = [
     "UnknownMetricError",
     "__version__",
     "build_pipeline",
-    "compute_oof",
     "conversation_groups",
-    "cross_validate",
-    "fit_meta",
+    "cross_val_oof",
+    "evaluate",
     "load_competition",
+    "load_config",
     "load_model",
     "load_records",
     "normalize_records",
+    "phrasing_groups",
     "resolve_device",
     "save_model",
     "write_submission",

@@ -6,7 +6,8 @@ DOMAIN.md). :class:`NegativeSampler` closes that gap by adding rows whose metric
 swapped, labelled by a :class:`LabelPolicy`.
 
 It is an imbalanced-learn style *sampler*: it exposes ``fit_resample`` and no ``transform``, so
-imbalanced-learn's :class:`~imblearn.pipeline.Pipeline` (and :class:`gbscore.pipeline.ScorePipeline`)
+imbalanced-learn's :class:`~imblearn.pipeline.Pipeline` (and
+:class:`gbscore.pipeline.ScorePipeline`)
 calls it while fitting and skips it in ``predict``.
 
 It sits *before* the embedding featurizer and works on the tidy table (metric name + texts)
@@ -27,7 +28,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .data import TEXT_COLUMNS
+from ._schema import TEXT_COLUMNS, conversation_groups, metric_family
 
 __all__ = [
     "DEFAULT_GENERAL_METRICS",
@@ -45,24 +46,6 @@ __all__ = [
 DEFAULT_GENERAL_METRICS = ("fluency", "grammat", "relevance", "accuracy", "truthfulness")
 
 STRATEGIES = ("swap_random", "swap_near", "swap_far", "text_shuffle", "response_mismatch")
-
-
-def metric_family(name):
-    """The part of a metric name before the first ``/`` (the whole name if there is none)."""
-    return str(name).split("/", 1)[0]
-
-
-def conversation_groups(X):
-    """Integer id per row, equal for rows that share (system prompt, user prompt, response).
-
-    Rows with the same conversation under different metrics must land in the same CV fold,
-    otherwise a held-out row's text has been seen in training.
-    """
-    cols = [c for c in TEXT_COLUMNS if c in X.columns]
-    if not cols:
-        raise ValueError(f"conversation_groups needs at least one of the columns {TEXT_COLUMNS}")
-    keys = pd.util.hash_pandas_object(X[cols].astype(str), index=False).to_numpy()
-    return pd.factorize(keys)[0].astype(np.int64)
 
 
 def _check_band(name, band):
@@ -226,6 +209,16 @@ def _as_embedding_table(metric_embeddings):
     return pd.DataFrame(np.asarray(array), index=list(names))
 
 
+def _sqrt_balanced(y, cap):
+    """Square-root inverse-frequency weight of each label's whole-score class, capped, mean 1."""
+    classes = np.clip(np.rint(y), 0, 10).astype(np.int64)
+    counts = np.bincount(classes, minlength=11).astype(np.float64)
+    present = counts[counts > 0]
+    w = np.sqrt(present.mean() / counts[classes])
+    w = np.clip(w, 1.0 / cap, cap)
+    return w / w.mean()
+
+
 class NegativeSampler(BaseEstimator):
     """Add synthetic mismatched rows to the training table (``fit_resample`` only).
 
@@ -255,6 +248,17 @@ class NegativeSampler(BaseEstimator):
         Extra metrics that may be swapped in besides those present in ``X``.
     synthetic_weight : float > 0, default=1.0
         Value of ``sample_weight_`` for synthetic rows (real rows get 1).
+    class_weight : {"sqrt_balanced"} or None, default=None
+        ``"sqrt_balanced"`` multiplies ``sample_weight_`` by the square root of the inverse
+        frequency of each row's label (rounded to a whole score, over the resampled rows),
+        capped at ``class_weight_cap`` and scaled to mean 1, so the rare mid scores count
+        more without letting a handful of rows dominate.
+    class_weight_cap : float >= 1, default=5.0
+        Class weights (before scaling to mean 1) are clipped to ``[1/cap, cap]``, where 1 is
+        the weight of a class of average size.
+    label_noise : float >= 0, default=0.0
+        Standard deviation of Gaussian noise added to every output label (then clipped to
+        [0, 10]): the judge's own scores are noisy, and exact 9s and 10s invite overfitting.
     random_state : int, RandomState or None, default=None
         Seed; two calls with the same seed give the same rows and labels.
 
@@ -271,7 +275,7 @@ class NegativeSampler(BaseEstimator):
     relation_ : ndarray of str, shape (n_out,)
         ``"real"`` or the label policy's relation for the row.
     sample_weight_ : ndarray of shape (n_out,)
-        1 for real rows, ``synthetic_weight`` for synthetic ones.
+        1 for real rows, ``synthetic_weight`` for synthetic ones (times the class weight).
     metric_names_ : ndarray of str
         The metric vocabulary swaps draw from.
     label_policy_ : LabelPolicy
@@ -298,6 +302,9 @@ class NegativeSampler(BaseEstimator):
         "metric_embeddings": [pd.DataFrame, tuple, None],
         "metric_names": ["array-like", None],
         "synthetic_weight": [Interval(numbers.Real, 0, None, closed="neither")],
+        "class_weight": [StrOptions({"sqrt_balanced"}), None],
+        "class_weight_cap": [Interval(numbers.Real, 1, None, closed="left")],
+        "label_noise": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -314,6 +321,9 @@ class NegativeSampler(BaseEstimator):
         metric_embeddings=None,
         metric_names=None,
         synthetic_weight=1.0,
+        class_weight=None,
+        class_weight_cap=5.0,
+        label_noise=0.0,
         random_state=None,
     ):
         self.swap_random = swap_random
@@ -326,6 +336,9 @@ class NegativeSampler(BaseEstimator):
         self.metric_embeddings = metric_embeddings
         self.metric_names = metric_names
         self.synthetic_weight = synthetic_weight
+        self.class_weight = class_weight
+        self.class_weight_cap = class_weight_cap
+        self.label_noise = label_noise
         self.random_state = random_state
 
     def fit(self, X, y):
@@ -358,7 +371,9 @@ class NegativeSampler(BaseEstimator):
             np.concatenate(
                 [
                     X["metric_name"].to_numpy(dtype=object),
-                    np.asarray(self.metric_names or [], dtype=object),
+                    np.asarray(
+                        [] if self.metric_names is None else list(self.metric_names), dtype=object
+                    ),
                 ]
             )
         )
@@ -445,12 +460,17 @@ class NegativeSampler(BaseEstimator):
         self.relation_ = np.concatenate(relations)
         self.synthetic_mask_ = self.strategy_ != "real"
         self.groups_ = np.concatenate(out_groups)
-        self.sample_weight_ = np.where(self.synthetic_mask_, float(self.synthetic_weight), 1.0)
+        if self.label_noise > 0:
+            y_out = np.clip(y_out + rng.normal(0.0, self.label_noise, len(y_out)), 0.0, 10.0)
+        weight = np.where(self.synthetic_mask_, float(self.synthetic_weight), 1.0)
+        if self.class_weight == "sqrt_balanced":
+            weight = weight * _sqrt_balanced(y_out, self.class_weight_cap)
+        self.sample_weight_ = weight
         return X_out, y_out
 
     @staticmethod
     def _draw_sources(ratio, n, rng):
-        """Every row ``floor(ratio)`` times, plus a random ``frac(ratio)`` share of rows once more."""
+        """Every row ``floor(ratio)`` times, plus a random ``frac(ratio)`` share once more."""
         whole = int(np.floor(ratio))
         extra = int(round((ratio - whole) * n))
         src = [np.tile(np.arange(n), whole)]
@@ -555,7 +575,8 @@ class EmbeddingNoise(BaseEstimator):
         A = np.asarray(X, dtype=np.float32)
         if A.ndim != 2 or len(A) != len(y):
             raise ValueError(
-                f"EmbeddingNoise needs a 2-D X with one row per label; got {A.shape} and {len(y)} labels"
+                f"EmbeddingNoise needs a 2-D X with one row per label; got {A.shape} and "
+                f"{len(y)} labels"
             )
         src = NegativeSampler._draw_sources(self.ratio, len(A), rng)
         cols = np.arange(A.shape[1])

@@ -11,19 +11,12 @@ from pathlib import Path
 
 import click
 import numpy as np
-import pandas as pd
 
 from .exceptions import GbscoreError
 
 log = logging.getLogger("gbscore")
 
 DEFAULT_REPORT_DIR = "gbscore-report"
-
-
-def default_cache_dir():
-    """``$GBSCORE_CACHE_DIR`` or ``~/.cache/gbscore/embeddings``."""
-    env = os.environ.get("GBSCORE_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "gbscore" / "embeddings"
 
 
 class Timer(dict):
@@ -45,33 +38,21 @@ def _setup(quiet):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _load_config(path):
-    from .pipeline import RUN_CONFIG, load_config, merge_config
+def _load_config(path, *, model=None, encoder=None, seed=None):
+    """The run's config: the file (or the defaults), then the command-line overrides."""
+    from .config import check_config, load_config, merge_config
 
-    return load_config(path, base=RUN_CONFIG) if path else merge_config(RUN_CONFIG, {})
-
-
-def _load_data(data_dir, report_dir, demo_size, seed):
-    """The competition files from ``data_dir``, or freshly generated demo data."""
-    from .data import load_competition
-
-    if data_dir is None:
-        from .datasets import write_demo_data
-
-        demo_dir = Path(report_dir) / "demo-data"
-        n_train, n_test = demo_size
-        log.info(
-            "no --data-dir: generating demo data (%d train, %d test rows) in %s",
-            n_train,
-            n_test,
-            demo_dir,
-        )
-        write_demo_data(demo_dir, n_train=n_train, n_test=n_test, random_state=seed)
-        data_dir = demo_dir
-    data = load_competition(data_dir)
-    if data.train is None:
-        raise GbscoreError(f"{data_dir}: no train_data.json found; training needs it")
-    return data
+    config = load_config(path) if path else check_config(None)
+    override = {}
+    if model is not None:
+        override["model"] = model
+    if seed is not None:
+        override["random_state"] = seed
+    merged = merge_config(config, override)
+    if encoder is not None:
+        # The whole section is replaced: another kind's settings mean nothing to this encoder.
+        merged["encoder"] = {"kind": "sentence-transformers", "model": encoder}
+    return check_config(merged, where="command line")
 
 
 def _test_labels(data):
@@ -84,7 +65,7 @@ def _test_labels(data):
 
 
 def _build(config, data, cache_dir, quiet, n_jobs=1, dask_address=None):
-    from .pipeline import build_pipeline
+    from .config import build_pipeline
     from .stacking import StackedScoreRegressor
 
     model = build_pipeline(
@@ -128,7 +109,8 @@ _TRAIN_OPTIONS = [
         "--cache-dir",
         type=click.Path(path_type=Path),
         default=None,
-        help="Embedding cache directory [default: $GBSCORE_CACHE_DIR or ~/.cache/gbscore/embeddings].",
+        help="Embedding cache directory "
+        "[default: $GBSCORE_CACHE_DIR or ~/.cache/gbscore/embeddings].",
     ),
     click.option(
         "--report-dir",
@@ -147,6 +129,20 @@ _TRAIN_OPTIONS = [
     ),
     click.option(
         "--seed", type=int, default=None, help="Random seed (overrides the config's random_state)."
+    ),
+    click.option(
+        "--model",
+        "model_kind",
+        type=click.Choice(["stack", "lightgbm", "catboost", "ridge", "mlp"]),
+        default=None,
+        help='The model (overrides the config\'s "model") [default: stack].',
+    ),
+    click.option(
+        "--encoder",
+        default=None,
+        metavar="NAME_OR_PATH",
+        help="Sentence-transformers model name or local folder for the texts (overrides the "
+        "config's encoder); it must be available offline.",
     ),
     click.option("--quiet", is_flag=True, help="Only warnings and errors; no progress bars."),
 ]
@@ -168,15 +164,21 @@ def cli():
     """
 
 
-def _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet):
+def _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model, encoder):
+    from .datasets import load_or_make_demo
+    from .features import default_cache_dir
+
     _setup(quiet)
-    config = _load_config(config_path)
-    if seed is not None:
-        config["random_state"] = seed
+    config = _load_config(config_path, model=model, encoder=encoder, seed=seed)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     timer = Timer()
     with timer.step("load data"):
-        data = _load_data(data_dir, report_dir, demo_size, config["random_state"])
+        data = load_or_make_demo(
+            data_dir,
+            demo_dir=Path(report_dir) / "demo-data",
+            demo_size=demo_size,
+            random_state=config["random_state"],
+        )
     log.info(
         "train %d rows, test %s rows, %s metrics",
         len(data.train),
@@ -209,46 +211,32 @@ def _is_stack(config):
     return config.get("model") == "stack"
 
 
-def _cv(config, data, cache_dir, quiet, timer, n_folds, n_jobs=1, dask_address=None):
-    """Out-of-fold predictions of the model (for a stack: of each base plus the stack).
+def _cv(config, data, cache_dir, quiet, timer, n_jobs=1, dask_address=None, grouping=None):
+    """Out-of-fold predictions (for a stack: of each base plus the stack) and stack weights."""
+    from .config import build_cv, merge_config
+    from .stacking import evaluate
 
-    Returns ``(OOFPredictions or None, stack weights or None)``.
-    """
-    from .pipeline import stack_configs
-    from .stacking import compute_oof, cross_fit_meta, fit_meta
-
-    if not n_folds:
-        return None, None
-    configs = stack_configs(config) if _is_stack(config) else {config["model"]: config}
-    if _is_stack(config):
-        # Build (and so check) the stack now: a bad meta setting fails before the folds run.
-        _build(config, data, cache_dir, quiet)._validate_params()
-    with timer.step(f"{n_folds}-fold shift-aware CV"):
-        oof = compute_oof(
-            configs,
+    model = _build(config, data, cache_dir, quiet)
+    if grouping is not None:
+        config = merge_config(config, {"cv": {"grouping": grouping}})
+    cv = build_cv(config)
+    with timer.step(f"{cv.n_splits}-fold shift-aware CV ({cv.grouping} folds)"):
+        return evaluate(
+            model,
             data.train.drop(columns="score"),
             data.train["score"].to_numpy(),
-            metric_embeddings=data.metric_embedding_table(),
-            cache_dir=cache_dir,
-            n_splits=n_folds,
+            cv=cv,
             random_state=config["random_state"],
             n_jobs=n_jobs,
             dask_address=dask_address,
             show_progress=not quiet,
         )
-    weights = None
-    if _is_stack(config):
-        stack = config["stack"]
-        kw = {"meta": stack["meta"], "alpha": stack["meta_alpha"], "rows": stack["meta_rows"]}
-        weights = fit_meta(oof, **kw).as_dict()
-        oof = oof.with_column("stack", cross_fit_meta(oof, **kw))
-    return oof, weights
 
 
 def _fit(config, data, cache_dir, quiet, timer, n_jobs=1, dask_address=None):
     model = _build(config, data, cache_dir, quiet, n_jobs, dask_address)
     what = (
-        f"stack: {model.n_splits}-fold out-of-fold predictions + refit"
+        f"stack: {config['cv']['n_splits']}-fold out-of-fold predictions + refit"
         if _is_stack(config)
         else "fit"
     )
@@ -262,23 +250,9 @@ def _metadata(config, data):
         "config": config,
         "metric_names": data.metric_names,
         "n_train": len(data.train),
-        "data_dir": None if data.root is None else str(data.root),
+        # The folder's name only: a model file holds no path of the machine that trained it.
+        "data_dir": None if data.root is None else Path(data.root).name,
     }
-
-
-def _uncertainty(model, test):
-    """Per-row predicted standard deviation, from the stack or a base model that has one."""
-    if hasattr(model, "predict_uncertainty"):
-        return model.predict_uncertainty(test)
-    last = model.steps[-1][1] if hasattr(model, "steps") else None
-    if last is not None and hasattr(last, "predict_uncertainty"):
-        from .stacking import _transform_prefix
-
-        return last.predict_uncertainty(_transform_prefix(model, test))
-    raise GbscoreError(
-        f"this model ({type(last or model).__name__}) gives no uncertainty; use the stack (the default of "
-        "`gbscore run`) or CatBoost with model__loss_function='RMSEWithUncertainty'"
-    )
 
 
 def _predict_and_write(model, test, out, timer, *, uncertainty=False):
@@ -290,19 +264,14 @@ def _predict_and_write(model, test, out, timer, *, uncertainty=False):
     with timer.step("predict test"):
         if isinstance(model, StackedScoreRegressor):
             bases = model.predict_bases(test)
-            pred = model.meta_.predict(bases)
+            pred = model.combine(bases)
         else:
             pred = model.predict(test)
         pred = np.asarray(pred, dtype=float)
-        sd = _uncertainty(model, test) if uncertainty else None
+        sd = model.predict_uncertainty(test) if uncertainty else None
     if len(pred) != len(test):
         raise GbscoreError(f"the model returned {len(pred)} predictions for {len(test)} test rows")
-    write_submission(pred, out, n_test=len(test))
-    if sd is not None:
-        # The submission format is exactly ID,score; the extra column is asked for explicitly.
-        frame = pd.read_csv(out)
-        frame["uncertainty"] = np.asarray(sd, dtype=float)
-        frame.to_csv(out, index=False)
+    write_submission(pred, out, n_test=len(test), uncertainty=sd)
     log.info(
         "wrote %s (%d rows%s)",
         out,
@@ -317,7 +286,8 @@ def _echo_scores(oof):
     click.echo(f"{'model':<12} {'CV RMSE plain':>14} {'shift-aware':>12} {'mismatched only':>16}")
     for name, row in scores.iterrows():
         click.echo(
-            f"{name:<12} {row.rmse_plain:>14.3f} {row.rmse_shift:>12.3f} {row.rmse_shifted_only:>16.3f}"
+            f"{name:<12} {row.rmse_plain:>14.3f} {row.rmse_shift:>12.3f} "
+            f"{row.rmse_shifted_only:>16.3f}"
         )
 
 
@@ -356,6 +326,8 @@ def run(
     report_dir,
     demo_size,
     seed,
+    model_kind,
+    encoder,
     quiet,
     n_jobs,
     dask_address,
@@ -364,12 +336,13 @@ def run(
     cv_folds,
     uncertainty,
 ):
-    """Train (the stack by default), cross-validate, predict the test set, write submission and report."""
+    """Train (the stack by default), cross-validate, predict the test set, write the report."""
     from .persist import save_model
     from .report import write_report
+    from .stacking import meta_weights
 
     config, cache_dir, timer, data = _prepare(
-        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
     )
     if data.test is None:
         raise GbscoreError(
@@ -385,18 +358,12 @@ def run(
     if _is_stack(config):
         # The stack's own out-of-fold predictions are its cross-validation: no second CV.
         model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
-        oof, weights = model.oof_, model.meta_.as_dict()
+        oof, weights = model.oof_, meta_weights(model.final_estimator_)
+    elif cv_folds == 0:
+        oof, weights = None, None
+        model = _fit(config, data, cache_dir, quiet, timer)
     else:
-        oof, weights = _cv(
-            config,
-            data,
-            cache_dir,
-            quiet,
-            timer,
-            cv_folds if cv_folds is not None else config["cv"]["n_splits"],
-            n_jobs,
-            dask_address,
-        )
+        oof, weights = _cv(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
         model = _fit(config, data, cache_dir, quiet, timer)
     pred, bases = _predict_and_write(model, data.test, out, timer, uncertainty=uncertainty)
     model_out = model_out or Path(report_dir) / "model.joblib"
@@ -424,6 +391,7 @@ def run(
         _echo_scores(oof)
     if "test" in metrics:
         click.echo(f"test RMSE (from test_labels.csv) {metrics['test']['rmse']:.3f}")
+    click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timer.items()))
 
 
 @cli.command()
@@ -442,6 +410,8 @@ def train(
     report_dir,
     demo_size,
     seed,
+    model_kind,
+    encoder,
     quiet,
     n_jobs,
     dask_address,
@@ -451,7 +421,7 @@ def train(
     from .persist import save_model
 
     config, cache_dir, timer, data = _prepare(
-        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
     )
     model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
     save_model(model, model_out, metadata=_metadata(config, data))
@@ -467,6 +437,14 @@ def train(
     default=None,
     help="Number of folds [default: config cv.n_splits].",
 )
+@click.option(
+    "--grouping",
+    type=click.Choice(["both", "phrasing", "conversation"]),
+    default="both",
+    show_default=True,
+    help="How folds are grouped: clusters of similar phrasing (strict: what new texts look "
+    "like), identical conversations, or both side by side.",
+)
 def cv(
     data_dir,
     config_path,
@@ -474,30 +452,40 @@ def cv(
     report_dir,
     demo_size,
     seed,
+    model_kind,
+    encoder,
     quiet,
     n_jobs,
     dask_address,
     folds,
+    grouping,
 ):
-    """Cross-validate every model (each stack base and the stack): plain and shift-aware RMSE, per bin."""
+    """Cross-validate each model (every stack base and the stack): plain and shift-aware RMSE."""
     from .report import write_report
 
     config, cache_dir, timer, data = _prepare(
-        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
     )
-    oof, weights = _cv(
-        config,
-        data,
-        cache_dir,
-        quiet,
-        timer,
-        folds or config["cv"]["n_splits"],
-        n_jobs,
-        dask_address,
-    )
+    if folds is not None:
+        config["cv"]["n_splits"] = folds
+    groupings = ["phrasing", "conversation"] if grouping == "both" else [grouping]
+    results = {
+        g: _cv(config, data, cache_dir, quiet, timer, n_jobs, dask_address, g) for g in groupings
+    }
+    oof, weights = results[groupings[0]]
+    other = results[groupings[1]][0] if len(groupings) > 1 else None
     oof.save(Path(report_dir) / "oof.npz")
-    write_report(report_dir, config=config, timings=timer, oof=oof, stack_weights=weights)
-    _echo_scores(oof)
+    write_report(
+        report_dir,
+        config=config,
+        timings=timer,
+        oof=oof,
+        oof_conversation=other,
+        stack_weights=weights,
+    )
+    for g in groupings:
+        click.echo(f"folds grouped by {g}:")
+        _echo_scores(results[g][0])
     click.echo(f"report: {report_dir}/")
 
 
@@ -528,10 +516,18 @@ def cv(
 @click.option(
     "--uncertainty",
     is_flag=True,
-    help="Add an 'uncertainty' column (predicted error SD); without it the CSV is exactly ID,score.",
+    help="Add an 'uncertainty' column (predicted error SD); without it the CSV is exactly "
+    "ID,score.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Embedding cache directory on this machine [default: $GBSCORE_CACHE_DIR or "
+    "~/.cache/gbscore/embeddings]. Model files hold no path of the machine that trained them.",
 )
 @click.option("--quiet", is_flag=True)
-def predict(model_path, data_dir, test_file, out, uncertainty, quiet):
+def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, quiet):
     """Predict with a saved model and write the submission CSV."""
     from .data import load_competition, load_records
     from .persist import load_model
@@ -546,7 +542,7 @@ def predict(model_path, data_dir, test_file, out, uncertainty, quiet):
         test = data.test
     else:
         test = load_records(test_file, require_score=None)
-    model, _ = load_model(model_path)
+    model, _ = load_model(model_path, cache_dir=cache_dir)
     _predict_and_write(model, test, out, Timer(), uncertainty=uncertainty)
     click.echo(f"submission: {out}")
 
@@ -567,6 +563,54 @@ def demo(out_dir, n_train, n_test, seed):
 
     write_demo_data(out_dir, n_train=n_train, n_test=n_test, random_state=seed)
     click.echo(f"demo data: {out_dir}/")
+
+
+@cli.group()
+def cache():
+    """Show or clear the embedding cache."""
+
+
+_CACHE_DIR_OPTION = click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Embedding cache directory [default: $GBSCORE_CACHE_DIR or ~/.cache/gbscore/embeddings].",
+)
+
+
+def _mb(n):
+    return f"{n / 1e6:.1f} MB"
+
+
+@cache.command("info")
+@_CACHE_DIR_OPTION
+def cache_info_command(cache_dir):
+    """Where the cache is, how big, and which encoders it holds vectors for."""
+    from .features import disk_cache_info
+
+    info = disk_cache_info(cache_dir)
+    cap = info.get("max_bytes")
+    click.echo(f"cache: {info['directory']}" + ("" if info["exists"] else " (does not exist)"))
+    click.echo(f"size:  {_mb(info['bytes'])}" + (f" of at most {_mb(cap)}" if cap else ""))
+    for ident in info["identities"]:
+        click.echo(
+            f"  {ident['identity_hash']}  {ident['texts']:>8} texts  {_mb(ident['bytes']):>10}  "
+            f"last used {ident.get('last_used') or '?'}  {ident['encoder']}"
+        )
+
+
+@cache.command("clear")
+@_CACHE_DIR_OPTION
+@click.option("--identity", default=None, help="Remove only this encoder's vectors (see `info`).")
+def cache_clear_command(cache_dir, identity):
+    """Delete the cached vectors (all, or one encoder's)."""
+    from .features import clear_disk_cache
+
+    removed = clear_disk_cache(cache_dir, identity_hash=identity)
+    click.echo(
+        f"removed {removed['identities']} encoder folder(s), {_mb(removed['bytes'])}, "
+        f"from {removed['directory']}"
+    )
 
 
 def main(argv=None):

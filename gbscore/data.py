@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO, StringIO
@@ -22,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._io import atomic_write
+from ._schema import TEXT_COLUMNS
 from .exceptions import DataError
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 COLUMNS = ("metric_name", "system_prompt", "user_prompt", "response")
-TEXT_COLUMNS = ("system_prompt", "user_prompt", "response")
 TRAIN_FILE = "train_data.json"
 TEST_FILE = "test_data.json"
 NAMES_FILE = "metric_names.json"
@@ -594,7 +593,7 @@ def load_competition(path) -> CompetitionData:
 # --------------------------------------------------------------------------- submissions
 
 
-def write_submission(scores, path, *, n_test: int) -> Path:
+def write_submission(scores, path, *, n_test: int, uncertainty=None) -> Path:
     """Write a submission CSV (``ID,score``; IDs 1..N in test order).
 
     Parameters
@@ -607,6 +606,9 @@ def write_submission(scores, path, *, n_test: int) -> Path:
         temporary name and moved into place, so a failed write leaves no partial file.
     n_test : int
         Number of test records; ``len(scores)`` must equal it.
+    uncertainty : array-like of shape (n_test,), optional
+        Adds a third column ``uncertainty`` (the predicted error SD); without it the file is
+        exactly ``ID,score``.
 
     Returns
     -------
@@ -639,17 +641,20 @@ def write_submission(scores, path, *, n_test: int) -> Path:
             f"{bad.size} scores are NaN or inf (IDs {ids}); expected finite numbers", file=path
         )
     values = np.clip(values, SCORE_MIN, SCORE_MAX)
-    lines = ["ID,score"] + [f"{i},{float(v)!r}" for i, v in enumerate(values, start=1)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    if uncertainty is None:
+        lines = ["ID,score"] + [f"{i},{float(v)!r}" for i, v in enumerate(values, start=1)]
+    else:
+        sd = np.asarray(uncertainty, dtype=np.float64)
+        if sd.shape != values.shape or not np.isfinite(sd).all():
+            raise DataError(
+                f"uncertainty has shape {sd.shape} or non-finite values; expected "
+                f"{values.shape[0]} finite numbers",
+                file=path,
+            )
+        pairs = enumerate(zip(values, sd, strict=True), start=1)
+        lines = ["ID,score,uncertainty"] + [f"{i},{float(v)!r},{float(u)!r}" for i, (v, u) in pairs]
+    text = "\n".join(lines) + "\n"
+    return atomic_write(path, lambda fh: fh.write(text), text=True, newline="")
 
 
 def load_test_labels(path) -> pd.DataFrame:

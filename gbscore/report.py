@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .validation import per_bin_rmse, rmse
+from ._io import atomic_write
+from .model_selection import per_bin_rmse, rmse
 
 __all__ = [
     "plot_histograms",
@@ -25,8 +24,6 @@ __all__ = [
 
 def write_json(path, obj):
     """Write ``obj`` as indented JSON atomically (numpy scalars and arrays converted)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
 
     def default(o):
         if isinstance(o, np.generic):
@@ -37,12 +34,8 @@ def write_json(path, obj):
             return str(o)
         raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=2, default=default, allow_nan=True)
-        fh.write("\n")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(obj, indent=2, default=default, allow_nan=True) + "\n"
+    return atomic_write(path, lambda fh: fh.write(text), text=True)
 
 
 def _pyplot():
@@ -190,8 +183,8 @@ def write_report(
     *,
     config,
     timings,
-    cv=None,
     oof=None,
+    oof_conversation=None,
     stack_weights=None,
     test_pred=None,
     test_base_preds=None,
@@ -206,12 +199,14 @@ def write_report(
     report_dir : path
     config, timings : dict
         Written to ``config.json`` and ``timings.json``.
-    cv : CVResult, optional
-        One model's cross-validation (use ``oof`` for several models).
     oof : OOFPredictions, optional
         Out-of-fold predictions of every model (a ``"stack"`` column is the headline model).
+    oof_conversation : OOFPredictions, optional
+        The same models cross-validated with folds grouped by identical conversation only,
+        shown beside ``oof`` (grouped by phrasing cluster): the gap between the two is how
+        much the models lean on phrasing seen in training.
     stack_weights : dict, optional
-        The meta-learner (:meth:`gbscore.stacking.MetaModel.as_dict`).
+        The meta-learner (:func:`gbscore.stacking.meta_weights`).
     test_pred : array, optional
         The submitted test predictions.
     test_base_preds : DataFrame, optional
@@ -233,10 +228,9 @@ def write_report(
     report_dir.mkdir(parents=True, exist_ok=True)
     metrics = dict(extra or {})
     hist = {}
-    if oof is None and cv is not None:
-        from .stacking import OOFPredictions
-
-        oof = OOFPredictions.from_cv_result(cv, str(config.get("model", "model")))
+    if oof_conversation is not None:
+        scores = oof_conversation.scores()
+        metrics["cv_models_conversation"] = scores.to_dict(orient="index")
     if oof is not None:
         primary = "stack" if "stack" in oof.models else oof.models[0]
         metrics["cv"] = {"model": primary, **oof.summary(primary)}
@@ -313,13 +307,19 @@ def _summary_md(metrics, timings):
     if cv:
         lines += [
             f"Cross-validation of **{cv['model']}**: {cv['n_real']} held-out real rows and "
-            f"{cv['n_shifted']} mismatched pairs built from them.",
+            f"{cv['n_shifted']} mismatched pairs built from them; folds grouped by "
+            f"{cv.get('grouping', 'conversation')}.",
             "",
         ]
-        models = metrics.get("cv_models") or {}
-        if models:
+        tables = [(cv.get("grouping", ""), metrics.get("cv_models") or {})]
+        if metrics.get("cv_models_conversation"):
+            tables.append(("conversation", metrics["cv_models_conversation"]))
+        for grouping, models in tables:
+            if not models:
+                continue
             lines += [
-                "| model | CV RMSE plain | CV RMSE shift-aware | mismatched pairs only |",
+                f"| model ({grouping} folds) | CV RMSE plain | CV RMSE shift-aware "
+                "| mismatched pairs only |",
                 "|---|---|---|---|",
             ]
             for name, row in models.items():
@@ -338,9 +338,9 @@ def _summary_md(metrics, timings):
             )
         lines.append("")
     weights = metrics.get("stack_weights")
-    if weights:
+    if weights and "weights" in weights:
         lines.append(
-            f"- stack weights ({weights['meta']}, fitted on {weights['n_rows']} rows): "
+            f"- stack weights ({weights['meta']}): "
             + ", ".join(f"{k} {v:.3f}" for k, v in weights["weights"].items())
             + f", intercept {weights['intercept']:.3f}"
         )

@@ -262,3 +262,75 @@ def test_embedding_noise_adds_noisy_copies_of_embedding_columns_only():
     pd.testing.assert_frame_equal(Xr, again)
     with pytest.raises(ValueError, match="ratio"):
         EmbeddingNoise(ratio=-1).fit_resample(X, y)
+
+
+def test_sqrt_balanced_class_weights_and_label_noise():
+    import pandas as pd
+
+    from gbscore.augment import NegativeSampler
+
+    rows = 60
+    X = pd.DataFrame(
+        {
+            "metric_name": [f"m{i % 6}" for i in range(rows)],
+            "system_prompt": None,
+            "user_prompt": [f"question number {i}" for i in range(rows)],
+            "response": [f"answer number {i}" for i in range(rows)],
+        }
+    )
+    y = np.where(np.arange(rows) < 50, 9.0, 3.0)  # 50 nines, 10 threes
+    plain = NegativeSampler(swap_random=0, swap_near=0, swap_far=0, response_mismatch=0)
+    Xr, yr = plain.fit_resample(X, y)
+    np.testing.assert_array_equal(plain.sample_weight_, np.ones(rows))
+    balanced = NegativeSampler(
+        swap_random=0, swap_near=0, swap_far=0, response_mismatch=0, class_weight="sqrt_balanced"
+    )
+    balanced.fit_resample(X, y)
+    w = balanced.sample_weight_
+    # counts 50 and 10, mean 30: sqrt(30/50) and sqrt(30/10), then scaled to mean 1
+    raw9, raw3 = np.sqrt(30 / 50), np.sqrt(30 / 10)
+    mean = (50 * raw9 + 10 * raw3) / 60
+    np.testing.assert_allclose(w[:50], raw9 / mean)
+    np.testing.assert_allclose(w[50:], raw3 / mean)
+    capped = NegativeSampler(
+        swap_random=0,
+        swap_near=0,
+        swap_far=0,
+        response_mismatch=0,
+        class_weight="sqrt_balanced",
+        class_weight_cap=1.2,
+    )
+    capped.fit_resample(X, y)
+    ratio = capped.sample_weight_[50] / capped.sample_weight_[0]
+    # sqrt(3) clipped down to 1.2, sqrt(0.6) clipped up to 1/1.2
+    assert ratio == pytest.approx(1.2 * 1.2)
+    noisy = NegativeSampler(
+        swap_random=0,
+        swap_near=0,
+        swap_far=0,
+        response_mismatch=0,
+        label_noise=0.5,
+        random_state=0,
+    )
+    _, yn = noisy.fit_resample(X, y)
+    assert 0.3 < np.std(yn[:50] - 9.0) < 0.7 and (yn >= 0).all() and (yn <= 10).all()
+    _, yn2 = noisy.fit_resample(X, y)
+    np.testing.assert_array_equal(yn, yn2)  # seeded
+
+
+def test_metric_names_accepts_an_array():
+    import pandas as pd
+
+    from gbscore.augment import NegativeSampler
+
+    X = pd.DataFrame(
+        {
+            "metric_name": ["a", "a"],
+            "system_prompt": None,
+            "user_prompt": ["x", "y"],
+            "response": ["r", "s"],
+        }
+    )
+    sampler = NegativeSampler(metric_names=np.array(["a", "b", "c"]), random_state=0)
+    sampler.fit_resample(X, [9.0, 9.0])
+    assert set(sampler.metric_names_) == {"a", "b", "c"}

@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from gbscore import BandLabels, RidgeScoreRegressor, load_model
 from gbscore.cli import cli, main
-from gbscore.stacking import OOFPredictions
+from gbscore.model_selection import OOFPredictions
+from gbscore.tuning import export_config
 
 SHARED = {
     "encoder": {"kind": "char-tfidf", "n_components": 32},
@@ -81,6 +83,10 @@ def test_help():
         assert result.output.startswith(f"Usage: cli {name}")
     assert "--uncertainty" in runner.invoke(cli, ["predict", "--help"]).output
     assert "--dask-address" in runner.invoke(cli, ["run", "--help"]).output
+    for name in ("run", "train", "cv"):
+        text = runner.invoke(cli, [name, "--help"]).output
+        assert "--model" in text and "--encoder" in text, name
+    assert "--grouping [both|phrasing|conversation]" in runner.invoke(cli, ["cv", "--help"]).output
 
 
 def test_run_writes_submission(ran):
@@ -164,7 +170,39 @@ def test_predict_uncertainty_column(ran, capsys):
     assert (frame["uncertainty"] > 0).all()
 
 
-def test_cv_prints_a_table_per_model(work, capsys):
+def _printed_tables(out):
+    """The score tables `gbscore cv` prints: ``{grouping: {model: [plain, shift, mismatched]}}``."""
+    tables, current = {}, None
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("folds grouped by "):
+            current = tables.setdefault(line.removeprefix("folds grouped by ").rstrip(":"), {})
+            header = lines[i + 1]
+            assert "CV RMSE plain" in header and "shift-aware" in header, header
+        elif current is not None and line and not line.startswith(("model ", "report:")):
+            name, *values = line.split()
+            current[name] = [float(v) for v in values]
+    return tables
+
+
+def _summary_tables(text):
+    """The CV tables of summary.md: ``{grouping: {model: [plain, shift, mismatched]}}``."""
+    tables, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("| model ("):
+            grouping = line.removeprefix("| model (").split(" folds)")[0]
+            current = tables.setdefault(grouping, {})
+        elif current is not None and line.startswith("| ") and not line.startswith("|---"):
+            name, *values = [c.strip() for c in line.strip("|").split("|")]
+            current[name] = [float(v) for v in values]
+        elif not line.startswith("|"):
+            current = None
+    return tables
+
+
+def test_cv_prints_and_reports_both_groupings(work, capsys):
+    """`gbscore cv` (default --grouping both) prints a table per grouping, each with every
+    model, and the report's summary.md holds both tables with the same numbers."""
     root, data = work
     config = {
         **SHARED,
@@ -182,17 +220,130 @@ def test_cv_prints_a_table_per_model(work, capsys):
     report = root / "cv-report"
     code, out, err = _run(
         ["cv", "--data-dir", data, "--config", _write_json(root / "cv.json", config),
-         "--report-dir", report, "--folds", 2, "--quiet", "--cache-dir", root / "cache"],
+         "--report-dir", report, "--folds", 2, "--quiet", "--cache-dir", root / "cache",
+         "--n-jobs", 1],
         capsys,
     )  # fmt: skip
     assert code == 0, err
-    lines = out.splitlines()
-    assert "CV RMSE plain" in lines[0] and "shift-aware" in lines[0]
-    assert {line.split()[0] for line in lines[1:4]} == {"stack", "ridge", "lgbm"}
-    for line in lines[1:4]:
-        assert all(0 < float(v) < 10 for v in line.split()[1:])
+    assert out.index("folds grouped by phrasing:") < out.index("folds grouped by conversation:")
+    printed = _printed_tables(out)
+    assert set(printed) == {"phrasing", "conversation"}
+    for table in printed.values():
+        assert set(table) == {"stack", "ridge", "lgbm"}
+        assert all(len(v) == 3 and all(0 < x < 10 for x in v) for v in table.values())
+    # Phrasing clusters hold out more than identical conversations do: other folds, other
+    # numbers (a table printed twice would hide a grouping that is never applied).
+    assert printed["phrasing"]["ridge"] != printed["conversation"]["ridge"]
+
+    summary = _summary_tables((report / "summary.md").read_text())
+    assert set(summary) == {"phrasing", "conversation"}
+    for grouping, table in summary.items():
+        assert set(table) == set(printed[grouping])
+        for name, values in table.items():
+            np.testing.assert_allclose(values, printed[grouping][name], atol=1e-3)
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["cv"]["grouping"] == "phrasing"
+    assert set(metrics["cv_models_conversation"]) == {"stack", "ridge", "lgbm"}
     assert (report / "per_bin_rmse.png").is_file() and (report / "stack_weights.json").is_file()
-    assert OOFPredictions.load(report / "oof.npz").n_splits == 2
+    oof = OOFPredictions.load(report / "oof.npz")
+    assert oof.n_splits == 2 and oof.grouping == "phrasing"
+
+
+def test_cv_model_override_and_one_grouping(work, capsys):
+    """--model replaces the config's model; --grouping conversation prints only that table."""
+    root, data = work
+    config = _write_json(root / "lgbm.json", {**SHARED, "model": "lightgbm"})
+    report = root / "cv-ridge"
+    code, out, err = _run(
+        ["cv", "--data-dir", data, "--config", config, "--model", "ridge",
+         "--grouping", "conversation", "--report-dir", report, "--folds", 2, "--quiet",
+         "--cache-dir", root / "cache", "--n-jobs", 1],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    printed = _printed_tables(out)
+    assert list(printed) == ["conversation"] and list(printed["conversation"]) == ["ridge"]
+    assert json.loads((report / "config.json").read_text())["model"] == "ridge"
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["cv"]["model"] == "ridge" and metrics["cv"]["grouping"] == "conversation"
+    assert "cv_models_conversation" not in metrics
+    assert list(_summary_tables((report / "summary.md").read_text())) == ["conversation"]
+
+
+def test_train_model_override_beats_the_config(work, capsys, tmp_path):
+    root, data = work
+    config = _write_json(tmp_path / "lgbm.json", {**SHARED, "model": "lightgbm"})
+    out = tmp_path / "m.joblib"
+    code, _, err = _run(
+        ["train", "--data-dir", data, "--config", config, "--model", "ridge", "--model-out", out,
+         "--quiet", "--report-dir", tmp_path / "r", "--cache-dir", root / "cache"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    model, metadata = load_model(out)
+    assert isinstance(model.steps[-1][1], RidgeScoreRegressor)
+    assert metadata["config"]["model"] == "ridge"
+
+
+@pytest.mark.parametrize(
+    "encoder",
+    [SHARED["encoder"], None],
+    ids=["replaces-char-tfidf", "default-encoder"],
+)
+def test_missing_encoder_is_one_clear_error(encoder, work, capsys, tmp_path):
+    """--encoder replaces the config's encoder (whatever its kind and settings): a folder that
+    does not exist stops the command with a message naming it and saying what to do."""
+    root, data = work
+    config = {"model": "ridge", "cv": {"n_splits": 3}}
+    if encoder is not None:
+        config["encoder"] = encoder
+    out = tmp_path / "m.joblib"
+    code, _, err = _run(
+        ["train", "--data-dir", data, "--config", _write_json(tmp_path / "c.json", config),
+         "--encoder", "/nonexistent/path", "--model-out", out, "--quiet",
+         "--report-dir", tmp_path / "r", "--cache-dir", tmp_path / "cache"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert err.startswith("gbscore: error: ") and "Traceback" not in err
+    assert "'/nonexistent/path' is not available offline" in err
+    assert "the local folder '/nonexistent/path' does not exist" in err
+    assert "never downloads weights" in err
+    assert not out.exists()
+
+
+def test_run_reads_tuned_label_policy_bands(tmp_path, capsys):
+    """A config exported with a tuned label-policy spec (as `gbscore tune` writes it) trains
+    with those bands in `gbscore run --config`: every held-out mismatched pair of the run's
+    CV is labelled inside the band, which the default policy (unrelated 0-4, related 4-7.5,
+    ...) would not do."""
+    band = [1.5, 3.5]
+    config = export_config(
+        {
+            "model": "ridge",
+            "encoder": {"kind": "char-tfidf", "n_components": 8},
+            "cv": {"n_splits": 3},
+            "params": {"augment__label_policy": {"kind": "band", "band": band}},
+        },
+        tmp_path / "tuned.json",
+    )
+    report, sub = tmp_path / "report", tmp_path / "submission.csv"
+    code, _, err = _run(
+        ["run", "--config", config, "--demo-size", 120, 40, "--report-dir", report, "--out", sub,
+         "--cache-dir", tmp_path / "cache", "--n-jobs", 1, "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert len(pd.read_csv(sub)) == 40
+    written = json.loads((report / "config.json").read_text())
+    assert written["params"]["augment__label_policy"] == {"kind": "band", "band": band}
+    model, _ = load_model(report / "model.joblib")
+    policy = model.named_steps["augment"].label_policy_
+    assert isinstance(policy, BandLabels) and policy.band == (1.5, 3.5)
+    oof = OOFPredictions.load(report / "oof.npz")
+    pairs = oof.y[oof.is_shifted]
+    assert len(pairs) > 50
+    assert pairs.min() >= 1.5 and pairs.max() <= 3.5
 
 
 def test_train_then_predict_single_model(work, capsys):

@@ -4,13 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gbscore import ConfigError, build_pipeline, cross_validate, load_model, save_model
+from gbscore import ConfigError, build_pipeline, cross_val_oof, load_model, save_model
+from gbscore.config import load_config
 from gbscore.datasets import make_judge_data
-from gbscore.pipeline import load_config
-from gbscore.validation import per_bin_rmse, rmse
+from gbscore.model_selection import ConversationKFold, per_bin_rmse, rmse
 
 # The model-free encoder keeps these tests fast; the real MiniLM path is covered by slow tests.
 FAST = {
+    "model": "lightgbm",
     "encoder": {"kind": "char-tfidf", "n_components": 32},
     "params": {
         "model__n_estimators": 60,
@@ -131,61 +132,63 @@ def test_route_sample_weight_reaches_regressor(demo):
     assert len(w) == len(mask) and set(w[mask]) == {0.25} and set(w[~mask]) == {1.0}
 
 
-def test_cross_validate_shift_aware(demo):
+def test_cross_val_oof_shift_aware(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
     pipe = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)
-    res = cross_validate(pipe, X, y, n_splits=3, random_state=0, show_progress=False)
-    assert np.isfinite(res.oof).all() and (res.fold >= 0).all()
-    assert len(res.shift_y) > len(y)  # ~1.6 mismatched pairs per held-out row
-    assert res.shift_y.mean() < res.y.mean() - 3  # the held-out pairs are mismatched, labelled low
-    both_y = np.r_[res.y, res.shift_y]
-    both_p = np.r_[res.oof, res.shift_pred]
-    assert res.rmse_shift == pytest.approx(np.sqrt(np.mean((both_y - both_p) ** 2)))
-    assert res.rmse_plain == pytest.approx(np.sqrt(np.mean((res.y - res.oof) ** 2)))
-    s = res.summary()
+    res = cross_val_oof({"m": pipe}, X, y, cv=3, random_state=0, show_progress=False)
+    n = len(y)
+    p = res.preds["m"].to_numpy()
+    assert np.isfinite(p).all() and (res.fold >= 0).all()
+    assert res.is_shifted.sum() > n  # ~1.6 mismatched pairs per held-out row
+    shift_y = res.y[res.is_shifted]
+    assert shift_y.mean() < y.mean() - 3  # the held-out pairs are mismatched, labelled low
+    scores = res.scores().loc["m"]
+    assert scores.rmse_shift == pytest.approx(np.sqrt(np.mean((res.y - p) ** 2)))
+    assert scores.rmse_plain == pytest.approx(np.sqrt(np.mean((y - p[:n]) ** 2)))
+    s = res.summary("m")
     assert {"rmse_plain", "rmse_shift", "per_bin_plain", "per_bin_shift"} <= set(s)
+    assert s["grouping"] == "phrasing"
     json.dumps(s)  # JSON-ready
 
 
-def test_cross_validate_never_scores_on_trained_conversations(demo):
+@pytest.mark.parametrize("grouping", ["conversation", "phrasing"])
+def test_cross_val_oof_never_scores_on_trained_conversations(demo, grouping):
     """Every held-out row's conversation is absent from that fold's training rows."""
     from gbscore.augment import conversation_groups
 
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
-    seen = []
     groups = conversation_groups(X)
-    res = cross_validate(
-        build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False),
+    res = cross_val_oof(
+        {"m": build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)},
         X,
         y,
-        n_splits=3,
+        cv=ConversationKFold(3, grouping=grouping),
         show_progress=False,
     )
+    fold = res.fold[: len(y)]
     for k in range(3):
-        test_groups = set(groups[res.fold == k])
-        train_groups = set(groups[res.fold != k])
-        seen.append(test_groups & train_groups)
-    assert all(not s for s in seen)
+        assert not set(groups[fold == k]) & set(groups[fold != k])
 
 
-def test_cross_validate_with_given_shifted_set(demo):
+def test_cross_val_oof_with_given_shifted_set(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
     shifted = (demo.test.iloc[:40], demo.test_labels["score"].to_numpy()[:40])
-    res = cross_validate(
-        build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False),
+    res = cross_val_oof(
+        {"m": build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)},
         X,
         y,
-        n_splits=2,
+        cv=2,
         shifted_set=shifted,
         show_progress=False,
     )
-    assert len(res.shift_y) == 40 and set(res.shift_relation) == {"given"}
+    assert res.is_shifted.sum() == 40 and set(res.relation[res.is_shifted]) == {"given"}
+    np.testing.assert_array_equal(res.y[res.is_shifted].sum(), shifted[1].sum())
 
 
-def test_cross_validate_bad_folds(demo):
+def test_cross_val_oof_bad_folds(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
-    with pytest.raises(ValueError, match="n_splits=1"):
-        cross_validate(build_pipeline(FAST), X, y, n_splits=1)
+    with pytest.raises(ConfigError, match="at least 2"):
+        cross_val_oof(build_pipeline(FAST), X, y, cv=1)
 
 
 def test_per_bin_rmse():
@@ -208,7 +211,34 @@ def test_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="encoder.kind='bert'"):
         build_pipeline({"encoder": {"kind": "bert"}})
     with pytest.raises(ConfigError, match="config 'params'"):
-        build_pipeline({"params": {"model__no_such_param": 1}})
+        build_pipeline({"model": "ridge", "params": {"model__no_such_param": 1}})
+    with pytest.raises(ConfigError, match=r"unknown config keys \['folds'\] in 'cv'"):
+        build_pipeline({"cv": {"folds": 3}})
+    with pytest.raises(ConfigError, match="cv.grouping='topic' is not one of"):
+        build_pipeline({"cv": {"grouping": "topic"}})
+    with pytest.raises(ConfigError, match="cv.n_splits=1 must be"):
+        build_pipeline({"cv": {"n_splits": 1}})
+    with pytest.raises(ConfigError, match="'kind' must be one of"):
+        build_pipeline({"model": "ridge", "params": {"augment__label_policy": {"kind": "x"}}})
+
+
+def test_one_default_everywhere(tmp_path):
+    """A config without "model" means the stack in build_pipeline and in every command."""
+    from gbscore import StackedScoreRegressor
+
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({"random_state": 3}))
+    assert isinstance(build_pipeline(load_config(p)), StackedScoreRegressor)
+    assert isinstance(build_pipeline({}), StackedScoreRegressor)
+
+
+def test_tuned_label_policy_spec_is_resolved():
+    from gbscore.augment import BandLabels
+
+    spec = {"kind": "band", "band": [0.5, 3.5]}
+    pipe = build_pipeline({"model": "ridge", "params": {"augment__label_policy": spec}})
+    policy = pipe.named_steps["augment"].label_policy
+    assert isinstance(policy, BandLabels) and policy.band == (0.5, 3.5)
 
 
 @pytest.mark.parametrize("model", ["catboost", "ridge"])

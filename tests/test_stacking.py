@@ -5,22 +5,21 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, Ridge
 
 from gbscore import ConfigError, GbscoreError, build_pipeline, load_model, save_model
 from gbscore.augment import conversation_groups
+from gbscore.config import STACK_BASE_PARAMS, stack_configs
 from gbscore.datasets import make_judge_data
+from gbscore.model_selection import ConversationKFold, OOFPredictions, cross_val_oof, rmse
 from gbscore.models import cuda_available, resolve_device
-from gbscore.pipeline import STACK_BASE_PARAMS, stack_configs
 from gbscore.stacking import (
-    MetaModel,
-    OOFPredictions,
     StackedScoreRegressor,
-    compute_oof,
     cross_fit_meta,
+    evaluate,
     fit_meta,
+    meta_weights,
 )
-from gbscore.validation import rmse
 
 # Model-free encoder and tiny boosters: the real MiniLM path is exercised by the benchmark.
 SHARED = {
@@ -29,6 +28,7 @@ SHARED = {
 }
 LGBM = {"model__n_estimators": 40, "model__n_jobs": 1}
 CAT = {"model__iterations": 40, "model__thread_count": 1}
+CV = ConversationKFold(n_splits=3, grouping="conversation")
 
 
 def _cfg(model, **params):
@@ -40,6 +40,13 @@ BASES = {
     "catboost": _cfg("catboost", **CAT),
     "ridge": _cfg("ridge"),
 }
+
+
+def _bases(emb, configs=BASES):
+    return [
+        (name, build_pipeline(cfg, metric_embeddings=emb, show_progress=False))
+        for name, cfg in configs.items()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +67,13 @@ def Xy(demo):
 @pytest.fixture(scope="module")
 def oof(Xy, emb):
     X, y = Xy
-    return compute_oof(BASES, X, y, metric_embeddings=emb, n_splits=3, show_progress=False)
+    return cross_val_oof(_bases(emb), X, y, cv=CV, show_progress=False)
 
 
 @pytest.fixture(scope="module")
 def stack(Xy, emb):
     X, y = Xy
-    model = StackedScoreRegressor(
-        base_configs=BASES, n_splits=3, metric_embeddings=emb, show_progress=False
-    )
+    model = StackedScoreRegressor(_bases(emb), cv=CV, show_progress=False)
     return model.fit(X, y)
 
 
@@ -114,6 +119,7 @@ def test_save_load_oof(oof, tmp_path):
         np.testing.assert_array_equal(getattr(back, name), getattr(oof, name))
     assert list(back.relation) == list(oof.relation)
     assert back.timings == pytest.approx(oof.timings)
+    assert back.grouping == oof.grouping == "conversation"
 
 
 def test_load_rejects_other_files(tmp_path):
@@ -169,11 +175,7 @@ def test_no_row_is_predicted_by_a_model_that_saw_it(Xy, emb):
     params = {"model": SeenConversationRegressor(), "interact__passthrough": "all"}
     configs = {"seen": {**SHARED, "model": "ridge", "params": params}}
     stack = StackedScoreRegressor(
-        base_configs=configs,
-        n_splits=3,
-        metric_embeddings=emb,
-        show_progress=False,
-        uncertainty=None,
+        _bases(emb, configs), cv=CV, show_progress=False, uncertainty=None
     ).fit(X, y)
     oof = stack.oof_
     # real held-out rows and the mismatched pairs built from them: never seen in training
@@ -181,7 +183,7 @@ def test_no_row_is_predicted_by_a_model_that_saw_it(Xy, emb):
     # the instrument does detect seen conversations: the final refit saw every row
     assert (stack.predict_bases(X)["seen"] == 10).all()
     # and it trained on real + synthetic rows (augmentation ran inside the training fold)
-    assert stack.base_estimators_["seen"].steps[-1][1].n_train_ > 2 * len(X)
+    assert stack.named_estimators_["seen"].steps[-1][1].n_train_ > 2 * len(X)
 
 
 def test_fold_groups_are_disjoint(oof, Xy):
@@ -197,51 +199,42 @@ def test_meta_learner_rows(oof, Xy):
     training augmentation's synthetic rows are in neither (they are not in the OOF table)."""
     n = len(Xy[0])
     shift_aware = fit_meta(oof)
-    assert shift_aware.n_rows_ == len(oof.y) == n + oof.is_shifted.sum()
     real = fit_meta(oof, rows="real")
-    assert real.n_rows_ == n
-    direct = MetaModel().fit(oof.preds[~oof.is_shifted].reset_index(drop=True), oof.y[:n])
-    np.testing.assert_allclose(real.weights_, direct.weights_)
-    assert not np.allclose(real.weights_, shift_aware.weights_)
+    direct = LinearRegression(positive=True).fit(
+        oof.preds[~oof.is_shifted].reset_index(drop=True), oof.y[:n]
+    )
+    np.testing.assert_allclose(real.coef_, direct.coef_)
+    every = LinearRegression(positive=True).fit(oof.preds, oof.y)
+    np.testing.assert_allclose(shift_aware.coef_, every.coef_)
+    assert not np.allclose(real.coef_, shift_aware.coef_)
     with pytest.raises(ValueError, match="rows must be one of"):
         fit_meta(oof, rows="all")
 
 
 def test_stack_meta_rows_exclude_training_synthetics(stack, Xy):
     n = len(Xy[0])
-    train_sampler = stack.base_estimators_["lightgbm"].named_steps["augment"]
+    train_sampler = stack.named_estimators_["lightgbm"].named_steps["augment"]
     n_train_synthetic = int(train_sampler.synthetic_mask_.sum())
-    assert stack.meta_.n_rows_ == len(stack.oof_.y)
-    assert (
-        stack.meta_.n_rows_ - n < n_train_synthetic
-    )  # eval pairs (~1.6n) < train synthetics (~2.25n)
+    # the final estimator saw the OOF rows only: held-out real rows and the held-out pairs
+    base_cols = stack.oof_.preds[["lightgbm", "catboost", "ridge"]]
+    again = LinearRegression(positive=True).fit(base_cols, stack.oof_.y)
+    np.testing.assert_allclose(stack.final_estimator_.coef_, again.coef_)
+    assert len(stack.oof_.y) - n < n_train_synthetic  # eval pairs (~1.6n) < train (~2.25n)
 
 
 # -- meta-learner ---------------------------------------------------------------------------
 
 
-def test_nnls_matches_positive_least_squares():
-    rng = np.random.default_rng(0)
-    y = rng.uniform(0, 10, 300)
-    P = pd.DataFrame(
-        {
-            "good": y + rng.normal(0, 1, 300),
-            "ok": 0.5 * y + 3 + rng.normal(0, 2, 300),
-            "anti": 10 - y + rng.normal(0, 1, 300),
-        }
-    )
-    meta = MetaModel(clip=False).fit(P, y)
-    ref = LinearRegression(positive=True).fit(P, y)
-    np.testing.assert_allclose(meta.weights_, ref.coef_, atol=1e-6)
-    assert meta.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
-    assert meta.weights_[2] == 0 and (meta.weights_ >= 0).all()
-    ridge = MetaModel(meta="ridge", alpha=1e-6, clip=False).fit(P, y)
-    assert ridge.weights_[2] < 0  # ridge may use a model negatively
-    pred = meta.predict(P[["anti", "good", "ok"]])  # by column name, not position
-    np.testing.assert_allclose(pred, ref.predict(P), atol=1e-6)
-    with pytest.raises(ValueError, match="lack the columns"):
-        meta.predict(P[["good"]])
-    assert set(meta.as_dict()["weights"]) == {"good", "ok", "anti"}
+def test_default_meta_is_non_negative_with_free_intercept(oof):
+    meta = fit_meta(oof)
+    assert isinstance(meta, LinearRegression) and meta.positive
+    assert (meta.coef_ >= 0).all()
+    assert list(meta.feature_names_in_) == oof.models
+    weights = meta_weights(meta)
+    assert set(weights["weights"]) == set(oof.models)
+    assert weights["intercept"] == pytest.approx(float(meta.intercept_))
+    ridge = fit_meta(oof, Ridge(alpha=1e-6))
+    assert isinstance(ridge, Ridge)
 
 
 def test_meta_fit_on_oof_beats_every_base_in_sample(oof):
@@ -254,9 +247,13 @@ def test_cross_fit_meta_uses_other_folds_only(oof):
     stacked = cross_fit_meta(oof)
     assert np.isfinite(stacked).all()
     other = oof.fold != 1
-    meta = MetaModel().fit(oof.preds[other].reset_index(drop=True), oof.y[other])
+    meta = LinearRegression(positive=True).fit(
+        oof.preds[other].reset_index(drop=True), oof.y[other]
+    )
     here = oof.fold == 1
-    np.testing.assert_allclose(stacked[here], meta.predict(oof.preds[here].reset_index(drop=True)))
+    np.testing.assert_allclose(
+        stacked[here], np.clip(meta.predict(oof.preds[here].reset_index(drop=True)), 0, 10)
+    )
 
 
 # -- the stacked estimator -----------------------------------------------------------------
@@ -267,12 +264,16 @@ def test_stack_predicts(stack, demo):
     assert pred.shape == (len(demo.test),) and (pred >= 0).all() and (pred <= 10).all()
     bases = stack.predict_bases(demo.test)
     assert list(bases.columns) == ["lightgbm", "catboost", "ridge"]
-    np.testing.assert_allclose(pred, stack.meta_.predict(bases))
+    np.testing.assert_allclose(pred, np.clip(stack.final_estimator_.predict(bases), 0, 10))
+    np.testing.assert_allclose(pred, stack.combine(bases))
     assert "stack" in stack.oof_.models
-    assert (stack.meta_.weights_ >= 0).all()
-    assert stack.prefix_groups_ == [["lightgbm", "catboost", "ridge"]]
+    assert (stack.final_estimator_.coef_ >= 0).all()
+    assert [
+        e is stack.named_estimators_[n]
+        for n, e in zip(["lightgbm", "catboost", "ridge"], stack.estimators_, strict=True)
+    ] == [True] * 3
     # bases share one fitted featurization
-    a, b = stack.base_estimators_["lightgbm"], stack.base_estimators_["ridge"]
+    a, b = stack.named_estimators_["lightgbm"], stack.named_estimators_["ridge"]
     assert a.named_steps["features"] is b.named_steps["features"]
 
 
@@ -314,8 +315,8 @@ def test_stack_feature_importances(stack):
 
 
 def test_stack_device_auto_on_this_machine(stack):
-    lgbm = stack.base_estimators_["lightgbm"].steps[-1][1]
-    cat = stack.base_estimators_["catboost"].steps[-1][1]
+    lgbm = stack.named_estimators_["lightgbm"].steps[-1][1]
+    cat = stack.named_estimators_["catboost"].steps[-1][1]
     assert lgbm.device_ == resolve_device("auto", library="lightgbm")
     assert cat.device_ == ("gpu" if cuda_available() else "cpu")
 
@@ -324,27 +325,46 @@ def test_stack_device_auto_on_this_machine(stack):
 @pytest.mark.skipif(not cuda_available(), reason="no CUDA device visible")
 def test_stack_on_gpu(Xy, emb, demo):
     configs = {"catboost": _cfg("catboost", model__device="gpu", **CAT), "ridge": _cfg("ridge")}
-    stack = StackedScoreRegressor(
-        base_configs=configs, n_splits=2, metric_embeddings=emb, show_progress=False
-    ).fit(*Xy)
-    assert stack.base_estimators_["catboost"].steps[-1][1].device_ == "gpu"
+    stack = StackedScoreRegressor(_bases(emb, configs), cv=2, show_progress=False).fit(*Xy)
+    assert stack.named_estimators_["catboost"].steps[-1][1].device_ == "gpu"
     assert np.isfinite(stack.predict(demo.test)).all()
 
 
-def test_stack_errors(Xy):
+def test_stack_errors(Xy, emb):
     X, y = Xy
     with pytest.raises(NotFittedError):
-        StackedScoreRegressor().predict(X)
-    with pytest.raises(ValueError, match="meta"):
-        StackedScoreRegressor(base_configs=BASES, meta="lasso").fit(X, y)
-    with pytest.raises(ConfigError, match="non-empty dict"):
-        compute_oof({}, X, y)
-    with pytest.raises(ValueError, match="n_splits=1"):
-        compute_oof({"ridge": _cfg("ridge")}, X, y, n_splits=1)
+        StackedScoreRegressor(_bases(emb)).predict(X)
+    with pytest.raises(ValueError, match="final_estimator"):
+        StackedScoreRegressor(_bases(emb), final_estimator="lasso").fit(X, y)
+    with pytest.raises(ValueError, match="unique"):
+        StackedScoreRegressor(_bases(emb) + _bases(emb)[:1]).fit(X, y)
+    with pytest.raises(ConfigError, match="non-empty list"):
+        cross_val_oof({}, X, y)
+    with pytest.raises(ConfigError, match="at least 2"):
+        cross_val_oof(_bases(emb)[2:], X, y, cv=1)
     with pytest.raises(ValueError, match="X has 200 rows but y has 3"):
-        compute_oof({"ridge": _cfg("ridge")}, X, y[:3])
-    with pytest.raises(ConfigError, match="cannot itself be a stack"):
-        compute_oof({"inner": {"model": "stack"}}, X, y, n_splits=2, show_progress=False)
+        cross_val_oof(_bases(emb)[2:], X, y[:3])
+    with pytest.raises(ConfigError, match="not an estimator"):
+        cross_val_oof({"inner": {"model": "stack"}}, X, y, cv=2, show_progress=False)
+
+
+def test_bases_keep_their_own_settings(emb, tmp_path):
+    """Bases are estimators: the stack passes nothing of its own into them."""
+    ridge = build_pipeline(
+        _cfg("ridge"), metric_embeddings=emb, cache_dir=tmp_path, show_progress=False
+    )
+    stack = StackedScoreRegressor([("ridge", ridge)], random_state=7)
+    params = stack.get_params()
+    assert params["ridge__features__embed__cache_dir"] == str(tmp_path)
+    assert params["ridge__augment__random_state"] == 0  # the base's seed, not the stack's
+    stack.set_params(ridge__model__alpha=3.0)
+    assert ridge.get_params()["model__alpha"] == 3.0
+
+
+def test_evaluate_stack_equals_fit_oof(stack, Xy, emb):
+    oof, weights = evaluate(StackedScoreRegressor(_bases(emb), cv=CV), *Xy, show_progress=False)
+    pd.testing.assert_frame_equal(oof.preds, stack.oof_.preds)
+    assert weights == meta_weights(stack.final_estimator_)
 
 
 # -- parallel paths -------------------------------------------------------------------------
@@ -352,10 +372,7 @@ def test_stack_errors(Xy):
 
 def test_joblib_processes_match_sequential_folds(Xy, emb, oof):
     X, y = Xy
-    configs = {"ridge": BASES["ridge"]}
-    par = compute_oof(
-        configs, X, y, metric_embeddings=emb, n_splits=3, n_jobs=2, show_progress=False
-    )
+    par = cross_val_oof(_bases(emb)[2:], X, y, cv=CV, n_jobs=2, show_progress=False)
     # Worker processes run BLAS on one thread, which changes the last digits of the SVDs in
     # the features; a row predicted by the wrong fold would be off by whole points.
     np.testing.assert_allclose(par.preds["ridge"], oof.preds["ridge"], atol=0.05)
@@ -364,17 +381,17 @@ def test_joblib_processes_match_sequential_folds(Xy, emb, oof):
 
 
 def test_parallel_folds_do_not_oversubscribe(monkeypatch):
-    from gbscore.stacking import _limit_inner_threads
+    from gbscore.model_selection import _limit_threads
 
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     pipes = {
         "cat": build_pipeline({"model": "catboost"}),  # thread_count=-1
         "lgbm": build_pipeline({"model": "lightgbm", "params": {"model__n_jobs": 3}}),
     }
-    original = _limit_inner_threads(pipes, 4)
-    assert pipes["cat"].get_params()["model__thread_count"] == 2
-    assert pipes["lgbm"].get_params()["model__n_jobs"] == 3  # an explicit count is kept
-    assert original == {("cat", "model__thread_count"): -1}
+    limited = _limit_threads(pipes, 4)
+    assert limited["cat"].get_params()["model__thread_count"] == 2
+    assert limited["lgbm"].get_params()["model__n_jobs"] == 3  # an explicit count is kept
+    assert pipes["cat"].get_params()["model__thread_count"] == -1  # the caller's are untouched
 
 
 def test_dask_local_cluster(Xy, emb, oof):
@@ -384,12 +401,11 @@ def test_dask_local_cluster(Xy, emb, oof):
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster:
-        res = compute_oof(
-            {"ridge": BASES["ridge"]},
+        res = cross_val_oof(
+            _bases(emb)[2:],
             X,
             y,
-            metric_embeddings=emb,
-            n_splits=3,
+            cv=CV,
             dask_address=cluster.scheduler_address,
             show_progress=False,
         )
@@ -403,7 +419,9 @@ def test_dask_unreachable_scheduler(Xy):
     pytest.importorskip("distributed")
     X, y = Xy
     with pytest.raises(GbscoreError, match="cannot reach the Dask scheduler"):
-        compute_oof({"ridge": _cfg("ridge")}, X, y, n_splits=2, dask_address="tcp://127.0.0.1:1")
+        cross_val_oof(
+            [("ridge", build_pipeline(_cfg("ridge")))], X, y, cv=2, dask_address="tcp://127.0.0.1:1"
+        )
 
 
 # -- configuration --------------------------------------------------------------------------
@@ -440,8 +458,15 @@ def test_stack_configs_forms():
 def test_build_pipeline_stack(emb):
     model = build_pipeline({"model": "stack", **SHARED}, metric_embeddings=emb)
     assert isinstance(model, StackedScoreRegressor)
-    assert list(model.base_configs) == ["lightgbm", "catboost", "ridge"]
-    assert model.meta == "nnls" and model.meta_rows == "shift_aware"
+    assert [n for n, _ in model.estimators] == ["lightgbm", "catboost", "ridge"]
+    assert isinstance(model.final_estimator, LinearRegression) and model.final_estimator.positive
+    assert model.meta_rows == "shift_aware"
+    assert model.cv.grouping == "phrasing" and model.cv.n_splits == 5
+    for _, base in model.estimators:  # every base gets the metric embeddings
+        assert base.get_params()["features__embed__metric_embeddings"] is emb
+    assert isinstance(
+        build_pipeline({"model": "stack", "stack": {"meta": "ridge"}}).final_estimator, Ridge
+    )
     assert build_pipeline({"model": "ridge"}).steps[-1][0] == "model"  # single models unchanged
 
 
@@ -453,6 +478,7 @@ def test_build_pipeline_stack(emb):
         ({"models": [3]}, "each entry"),
         ({"meta": "nnls", "weights": 1}, "unknown keys"),
         ({"models": {"ridge": {"params": {"model__n_estimators": 3}}}}, "stack base 'ridge'"),
+        ({"meta": "lasso"}, "stack.meta='lasso'"),
     ],
 )
 def test_stack_config_errors(stack, message):
@@ -460,22 +486,28 @@ def test_stack_config_errors(stack, message):
         build_pipeline({"model": "stack", "stack": stack})
 
 
-def test_cv_result_round_trip_and_single_model_report(oof, tmp_path):
+def test_single_model_report(oof, tmp_path):
     from gbscore.report import write_report
 
-    cv = oof.to_cv_result("ridge")
-    assert cv.rmse_shift == pytest.approx(oof.scores().loc["ridge", "rmse_shift"])
-    back = OOFPredictions.from_cv_result(cv, "ridge")
-    assert back.scores().loc["ridge"].to_dict() == pytest.approx(
-        oof.scores().loc["ridge"].to_dict()
+    one = OOFPredictions(
+        y=oof.y,
+        fold=oof.fold,
+        is_shifted=oof.is_shifted,
+        relation=oof.relation,
+        preds=oof.preds[["ridge"]],
+        row=oof.row,
+        grouping=oof.grouping,
     )
-    metrics = write_report(tmp_path, config={"model": "ridge"}, timings={}, cv=cv)
+    metrics = write_report(tmp_path, config={"model": "ridge"}, timings={}, oof=one)
     assert metrics["cv"]["model"] == "ridge"
-    assert metrics["cv"]["rmse_plain"] == pytest.approx(cv.rmse_plain)
+    real = ~oof.is_shifted
+    assert metrics["cv"]["rmse_plain"] == pytest.approx(
+        rmse(oof.y[real], oof.preds["ridge"].to_numpy()[real])
+    )
     for name in ("per_bin_rmse.csv", "per_bin_rmse.png", "oof_vs_true.png", "hist_predictions.png"):
         assert (tmp_path / name).is_file()
 
 
 def test_refitted_base_is_a_working_pipeline(stack, demo):
-    pipe = stack.base_estimators_["ridge"]
+    pipe = stack.named_estimators_["ridge"]
     np.testing.assert_allclose(pipe.predict(demo.test), stack.predict_bases(demo.test)["ridge"])

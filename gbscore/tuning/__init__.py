@@ -16,19 +16,13 @@ Pieces, for custom searches:
   pruning), :class:`StackObjective` (meta-learner on cached out-of-fold predictions);
 * storage -- :func:`make_storage`, :func:`open_study`, :func:`fail_stale_trials`;
 * running -- :func:`run_study`, :class:`StudyProgress`, :func:`make_pruner`;
-* configs -- :func:`best_config`, :func:`export_config`, :func:`build_tuned_pipeline`,
-  :func:`label_policy_from_spec`.
+* configs -- :func:`best_config`, :func:`export_config` (label-policy specs:
+  :func:`gbscore.config.label_policy_from_spec`).
 """
 
 from ._cli import main
-from ._config import (
-    best_config,
-    build_tuned_pipeline,
-    export_config,
-    label_policy_from_spec,
-    label_policy_to_spec,
-    pipeline_reads_policy_specs,
-)
+from ..config import label_policy_from_spec, label_policy_to_spec
+from ._config import best_config, export_config
 from ._objective import PipelineObjective, data_fingerprint, worker_id
 from ._runner import (
     StudyProgress,
@@ -61,7 +55,6 @@ __all__ = [
     "TuneResult",
     "TuningData",
     "best_config",
-    "build_tuned_pipeline",
     "cached_oof",
     "data_fingerprint",
     "default_params",
@@ -77,7 +70,6 @@ __all__ = [
     "make_sampler",
     "make_storage",
     "open_study",
-    "pipeline_reads_policy_specs",
     "redact_url",
     "run_study",
     "suggest_augment",

@@ -28,7 +28,7 @@ def _parse_stack_configs(values):
             raise click.BadParameter(
                 f"model name {name!r} given twice", param_hint="--stack-config"
             )
-        from ..pipeline import load_config
+        from ..config import load_config
 
         configs[name] = load_config(path)
     return configs or None
@@ -221,7 +221,7 @@ def tune(
     """
     import optuna
 
-    from ..pipeline import load_config
+    from ..config import load_config
     from ._tune import tune as run_tune
 
     logging.basicConfig(
@@ -231,7 +231,7 @@ def tune(
     # The progress bar shows every trial; Optuna's one line per trial would interleave with it.
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if cache_dir is None:
-        from ..cli import default_cache_dir
+        from ..features import default_cache_dir
 
         cache_dir = default_cache_dir()
     config = load_config(config_path) if config_path else None

@@ -1,10 +1,10 @@
-"""The objective of a base-model study: the pipeline's cross-validated RMSE.
+"""The objective of a base-model study: the pipeline's shift-aware cross-validated RMSE.
 
 The folds, the held-out mismatched pairs and the score are those of
-:func:`gbscore.validation.cross_validate` (grouped by conversation, mismatched pairs built only
-from held-out rows), so the value of a finished trial equals
-``cross_validate(pipeline, X, y, n_splits=..., random_state=...).rmse_shift`` for the config it
-stores. The folds run one by one here so that a trial can be pruned between them.
+:func:`gbscore.model_selection.cross_val_oof` (phrasing-cluster folds by default, mismatched
+pairs built only from held-out rows), so the value of a finished trial equals
+``cross_val_oof(pipeline, X, y, cv=build_cv(config)).scores()`` for the config it stores. The
+folds run one by one so that the pruner can stop a trial between them (``on_fold``).
 """
 
 from __future__ import annotations
@@ -16,14 +16,10 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
-from sklearn.model_selection import GroupKFold
 
-from ..augment import conversation_groups
+from ..config import build_cv, build_pipeline, check_config, merge_config
 from ..exceptions import ConfigError
-from ..pipeline import DEFAULT_CONFIG, merge_config
-from ..validation import _fold_seed, default_eval_sampler, rmse
-from ._config import build_tuned_pipeline
+from ..model_selection import cross_val_oof
 from ._spaces import SEARCH_SPACES, suggest_params
 
 __all__ = ["PipelineObjective", "data_fingerprint", "worker_id"]
@@ -70,7 +66,7 @@ class PipelineObjective:
         Scores.
     model : {"lightgbm", "catboost", "ridge"}, default="lightgbm"
     base_config : dict, optional
-        Merged over :data:`~gbscore.pipeline.DEFAULT_CONFIG`; the trial's params go on top.
+        Merged over :data:`~gbscore.config.DEFAULT_CONFIG`; the trial's params go on top.
         Its ``encoder`` is used by every trial, its ``cv.n_splits`` and ``random_state`` fix
         the folds.
     space : callable, optional
@@ -117,32 +113,18 @@ class PipelineObjective:
         if len(self.X) != len(self.y):
             raise ValueError(f"X has {len(self.X)} rows but y has {len(self.y)}")
         self.model = model
-        self.base_config = merge_config(DEFAULT_CONFIG, base_config)
-        self.base_config["model"] = model
+        self.base_config = check_config(merge_config(base_config or {}, {"model": model}))
+        self.base_config.pop("stack", None)  # the stack section means nothing to a base model
         self.space = space
         self.target = target
         self.pruning = pruning
         self.metric_embeddings = metric_embeddings
         self.cache_dir = cache_dir
-        self.n_splits = int(self.base_config["cv"]["n_splits"])
-        self.random_state = self.base_config.get("random_state", 0)
-        self._splits = None
+        self.cv = build_cv(self.base_config)
+        self.n_splits = self.cv.get_n_splits()
+        self.random_state = self.cv.random_state
 
-    # -- folds ---------------------------------------------------------------------------
-
-    def splits(self):
-        """The (train, test) index pairs, exactly those of ``cross_validate``."""
-        if self._splits is None:
-            groups = conversation_groups(self.X)
-            n_groups = len(np.unique(groups))
-            if self.n_splits < 2 or self.n_splits > n_groups:
-                raise ConfigError(
-                    f"cv.n_splits={self.n_splits} must be between 2 and the number of "
-                    f"conversations ({n_groups})"
-                )
-            folds = GroupKFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state)
-            self._splits = list(folds.split(self.X, self.y, groups))
-        return self._splits
+    # -- trials ---------------------------------------------------------------------------
 
     def config_for(self, trial):
         """The config a trial evaluates: ``base_config`` with the suggested params on top."""
@@ -152,34 +134,17 @@ class PipelineObjective:
         space = self.space or (lambda t: suggest_params(t, self.model, augment=augment))
         params = space(trial)
         config = merge_config(self.base_config, {})
-        config.pop("stack", None)  # the stack section means nothing to a base model
         config["params"] = {**(config.get("params") or {}), **params}
         return config
 
     def build(self, config):
         """The unfitted pipeline of a config (label-policy specs resolved)."""
-        return build_tuned_pipeline(
+        return build_pipeline(
             config,
             metric_embeddings=self.metric_embeddings,
             cache_dir=self.cache_dir,
             show_progress=False,
         )
-
-    def _fold(self, estimator, eval_sampler, k, fit_params):
-        train, test = self.splits()[k]
-        model = clone(estimator)
-        model.fit(self.X.iloc[train].reset_index(drop=True), self.y[train], **fit_params)
-        X_test = self.X.iloc[test].reset_index(drop=True)
-        pred = model.predict(X_test)
-        shift_y, shift_pred = np.empty(0), np.empty(0)
-        if eval_sampler is not None:
-            sampler = clone(eval_sampler).set_params(random_state=_fold_seed(eval_sampler, k))
-            X_all, y_all = sampler.fit_resample(X_test, self.y[test])
-            mask = sampler.synthetic_mask_
-            shift_y = y_all[mask]
-            if mask.any():
-                shift_pred = model.predict(X_all[mask].reset_index(drop=True))
-        return self.y[test], pred, shift_y, shift_pred
 
     # -- the objective -------------------------------------------------------------------
 
@@ -191,31 +156,40 @@ class PipelineObjective:
         config = self.config_for(trial)
         trial.set_user_attr("config", config)
         estimator = self.build(config)
-        eval_sampler = default_eval_sampler(estimator, random_state=self.random_state)
-        real_y, real_p, shift_y, shift_p = [], [], [], []
-        for k in range(self.n_splits):
-            fit_params = {}
-            if self.pruning == "round" and k == 0:
-                from optuna_integration import LightGBMPruningCallback
+        fit_params = None
+        if self.pruning == "round":
+            from optuna_integration import LightGBMPruningCallback
 
-                fit_params["model__callbacks"] = [
-                    LightGBMPruningCallback(trial, "l2", valid_name="valid_0")
-                ]
-            ry, rp, sy, sp = self._fold(estimator, eval_sampler, k, fit_params)
-            real_y.append(ry)
-            real_p.append(rp)
-            shift_y.append(sy)
-            shift_p.append(sp)
-            plain = rmse(np.concatenate(real_y), np.concatenate(real_p))
-            shift = rmse(np.concatenate(real_y + shift_y), np.concatenate(real_p + shift_p))
-            value = shift if self.target == "shift" else plain
+            callback = LightGBMPruningCallback(trial, "l2", valid_name="valid_0")
+
+            def fit_params(k):
+                # Boosting rounds restart in every fold: only the first fold's are comparable.
+                return {"model": {"model__callbacks": [callback]}} if k == 0 else {}
+
+        scores = {}
+
+        def on_fold(k, partial):
+            row = partial.scores().loc["model"]
+            scores.update(plain=float(row.rmse_plain), shift=float(row.rmse_shift))
+            value = scores[self.target]
             trial.set_user_attr("folds_done", k + 1)
             if self.pruning == "fold":
                 trial.report(value, step=k)
                 if k < self.n_splits - 1 and trial.should_prune():
                     trial.set_user_attr("seconds", round(time.perf_counter() - start, 3))
                     raise optuna.TrialPruned(f"pruned after fold {k} with running RMSE {value:.4f}")
-        trial.set_user_attr("rmse_plain", plain)
-        trial.set_user_attr("rmse_shift", shift)
+
+        cross_val_oof(
+            {"model": estimator},
+            self.X,
+            self.y,
+            cv=self.cv,
+            random_state=self.random_state,
+            fit_params=fit_params,
+            on_fold=on_fold,
+            show_progress=False,
+        )
+        trial.set_user_attr("rmse_plain", scores["plain"])
+        trial.set_user_attr("rmse_shift", scores["shift"])
         trial.set_user_attr("seconds", round(time.perf_counter() - start, 3))
-        return value
+        return scores[self.target]

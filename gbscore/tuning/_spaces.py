@@ -97,7 +97,7 @@ def _band(trial, name, low_range, width_range):
     return [round(low, 4), round(min(10.0, low + width), 4)]
 
 
-def suggest_augment(trial, *, bands=None):
+def suggest_augment(trial, *, bands=True):
     """Negative-sampler knobs: the strategy mix, the label policy and its bands, weights.
 
     The strategy values are synthetic rows per real row. ``augment__label_policy`` is
@@ -110,20 +110,15 @@ def suggest_augment(trial, *, bands=None):
     Parameters
     ----------
     trial : optuna.trial.Trial
-    bands : bool, optional
-        Search the bands. Default: only when ``gbscore.pipeline.build_pipeline`` resolves
-        policy specs (:func:`~gbscore.tuning.pipeline_reads_policy_specs`), so that an
-        exported config always runs with ``gbscore run --config``.
+    bands : bool, default=True
+        Search the bands too (``gbscore.build_pipeline`` resolves the JSON spec, so an
+        exported config runs with ``gbscore run --config``).
 
     Returns
     -------
     dict
         ``augment__*`` keys and ``route_sample_weight``.
     """
-    if bands is None:
-        from ._config import pipeline_reads_policy_specs
-
-        bands = pipeline_reads_policy_specs()
     params = {
         "augment__swap_random": trial.suggest_float("augment__swap_random", 0.0, 2.0),
         "augment__swap_near": trial.suggest_float("augment__swap_near", 0.0, 1.0),
@@ -206,7 +201,7 @@ SEARCH_SPACES = {
 }
 
 
-def suggest_params(trial, model, *, augment=True, interact=True, bands=None):
+def suggest_params(trial, model, *, augment=True, interact=True, bands=True):
     """The full search space of one base model: its hyper-parameters, the augmenter, the blocks.
 
     Parameters
@@ -272,7 +267,7 @@ def _policy_params(policy):
     return out
 
 
-def default_params(model, config=None, *, augment=True, interact=True, bands=None):
+def default_params(model, config=None, *, augment=True, interact=True, bands=True):
     """The trial parameters of the untuned pipeline, to enqueue as a study's first trial.
 
     Read from the pipeline ``config`` builds (its defaults and fixed params), so the first
@@ -297,10 +292,9 @@ def default_params(model, config=None, *, augment=True, interact=True, bands=Non
 
     import optuna
 
-    from ..pipeline import merge_config
-    from ._config import build_tuned_pipeline
+    from ..config import build_pipeline, merge_config
 
-    pipe = build_tuned_pipeline(merge_config(config or {}, {"model": model}), show_progress=False)
+    pipe = build_pipeline(merge_config(config or {}, {"model": model}), show_progress=False)
     values = {k: v for k, v in pipe.get_params().items() if "__" in k}
     values.update(_policy_params(values.get("augment__label_policy", "similarity")))
     values["route_sample_weight"] = pipe.route_sample_weight

@@ -1,6 +1,6 @@
 """The stack study: which base models to blend and how the meta-learner is fitted.
 
-Base models are cross-validated once (:func:`gbscore.stacking.compute_oof`) and their
+Base models are cross-validated once (:func:`gbscore.model_selection.cross_val_oof`) and their
 out-of-fold predictions saved to a file; every trial then only refits the meta-learner, so a
 trial costs milliseconds. A trial is scored by :func:`gbscore.stacking.cross_fit_meta` over the
 OOF rows with the same folds: the meta-learner for fold ``k`` is fitted on the other folds'
@@ -17,30 +17,26 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import build_cv, build_pipeline, final_estimator
 from ..exceptions import ConfigError
-from ..validation import rmse
-from ._config import POLICY_KEY, build_tuned_pipeline
+from ..model_selection import OOFPredictions, cross_val_oof, rmse
+from ..stacking import cross_fit_meta
 
 __all__ = ["StackObjective", "cached_oof"]
 
 log = logging.getLogger("gbscore")
 
 
-def _base_spec(config, data, cache_dir, show_progress):
-    """A config dict for compute_oof, or the built pipeline when it holds a label-policy spec
-    (which only :func:`~gbscore.tuning.build_tuned_pipeline` resolves)."""
-    if isinstance((config.get("params") or {}).get(POLICY_KEY), dict):
-        return build_tuned_pipeline(
-            config,
-            metric_embeddings=data.metric_embeddings,
-            cache_dir=cache_dir,
-            show_progress=show_progress,
-        )
-    return config
-
-
 def cached_oof(
-    configs, data, *, path, cache_dir=None, n_splits=5, random_state=0, show_progress=True
+    configs,
+    data,
+    *,
+    path,
+    cache_dir=None,
+    n_splits=5,
+    random_state=0,
+    cv_grouping="phrasing",
+    show_progress=True,
 ):
     """Load the OOF predictions at ``path``, or compute them once and save them there.
 
@@ -50,16 +46,17 @@ def cached_oof(
         Base model name -> config.
     data : TuningData
     path : str or Path
-        An ``.npz`` file written by :meth:`gbscore.stacking.OOFPredictions.save`.
-    cache_dir, n_splits, random_state, show_progress
-        As for :func:`gbscore.stacking.compute_oof`.
+        An ``.npz`` file written by :meth:`gbscore.model_selection.OOFPredictions.save`.
+    n_splits, random_state
+        The folds (:func:`gbscore.config.build_cv`, grouped as ``cv_grouping``).
+    cache_dir, show_progress
+        As for :func:`gbscore.model_selection.cross_val_oof`.
+    cv_grouping : str, default="phrasing"
 
     Returns
     -------
     OOFPredictions
     """
-    from ..stacking import OOFPredictions, compute_oof
-
     path = Path(path)
     if path.exists():
         oof = OOFPredictions.load(path)
@@ -69,6 +66,11 @@ def cached_oof(
                 f"{path}: these out-of-fold predictions were computed on other training data "
                 f"({len(y_real)} real rows, here {len(data.y)}); delete the file or pass "
                 "another --oof"
+            )
+        if oof.grouping != cv_grouping:
+            raise ConfigError(
+                f"{path} holds predictions on folds grouped by {oof.grouping!r} but this study "
+                f"uses {cv_grouping!r}; delete the file or pass another --oof"
             )
         if oof.n_splits != n_splits:
             raise ConfigError(
@@ -84,16 +86,20 @@ def cached_oof(
         log.info("loaded out-of-fold predictions of %s from %s", oof.models, path)
         return oof
     start = time.perf_counter()
-    specs = {name: _base_spec(cfg, data, cache_dir, show_progress) for name, cfg in configs.items()}
-    oof = compute_oof(
-        specs,
-        data.X,
-        data.y,
-        metric_embeddings=data.metric_embeddings,
-        cache_dir=cache_dir,
-        n_splits=n_splits,
-        random_state=random_state,
-        show_progress=show_progress,
+    bases = {
+        name: build_pipeline(
+            cfg,
+            metric_embeddings=data.metric_embeddings,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+        )
+        for name, cfg in configs.items()
+    }
+    cv = build_cv(
+        {"cv": {"n_splits": n_splits, "grouping": cv_grouping}, "random_state": random_state}
+    )
+    oof = cross_val_oof(
+        bases, data.X, data.y, cv=cv, random_state=random_state, show_progress=show_progress
     )
     oof.save(path)
     log.info("out-of-fold predictions: %.1fs, saved to %s", time.perf_counter() - start, path)
@@ -153,9 +159,7 @@ class StackObjective:
 
     def evaluate(self, models, meta="nnls", alpha=1.0, rows="shift_aware"):
         """``(shift-aware RMSE, plain RMSE)`` of the cross-fitted stack of ``models``."""
-        from ..stacking import cross_fit_meta
-
-        pred = cross_fit_meta(self.oof, list(models), meta=meta, alpha=alpha, rows=rows)
+        pred = cross_fit_meta(self.oof, final_estimator(meta, alpha), list(models), rows=rows)
         real = ~np.asarray(self.oof.is_shifted, dtype=bool)
         y = np.asarray(self.oof.y, dtype=np.float64)
         return rmse(y, pred), rmse(y[real], pred[real])
@@ -176,7 +180,7 @@ class StackObjective:
         config = {
             "model": "stack",
             "params": {},
-            "cv": {"n_splits": int(self.oof.n_splits)},
+            "cv": {"n_splits": int(self.oof.n_splits), "grouping": self.oof.grouping},
             "random_state": self.random_state,
             "stack": {"models": bases, **section},
         }

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from ..exceptions import ConfigError, GbscoreError
-from ..pipeline import DEFAULT_CONFIG, merge_config
-from ._config import build_tuned_pipeline, export_config
+from ..config import build_pipeline, check_config, merge_config, stack_configs
+from ..exceptions import ConfigError
+from ._config import export_config
 from ._objective import PRUNING, TARGETS, PipelineObjective, data_fingerprint
 from ._runner import make_pruner, make_sampler, run_study
 from ._spaces import SEARCH_SPACES, default_params
@@ -42,8 +42,8 @@ def load_tuning_data(data_dir=None, *, demo_size=(1000, 500), random_state=0):
     Parameters
     ----------
     data_dir : str or Path, optional
-        A competition directory. Without it, :func:`gbscore.datasets.make_judge_data`
-        generates the same demo training table ``gbscore run`` would (same size and seed).
+        A competition directory. Without it, the same demo training table ``gbscore run``
+        would generate (same size and seed; :func:`gbscore.datasets.load_or_make_demo`).
     demo_size : (int, int), default=(1000, 500)
         Train and test rows of the demo (only the train rows are tuned on).
     random_state : int, default=0
@@ -53,30 +53,19 @@ def load_tuning_data(data_dir=None, *, demo_size=(1000, 500), random_state=0):
     -------
     TuningData
     """
-    if data_dir is None:
-        from ..datasets import make_judge_data
+    from ..datasets import load_or_make_demo
 
-        n_train, n_test = demo_size
-        demo = make_judge_data(n_train=n_train, n_test=n_test, random_state=random_state)
-        emb = pd.DataFrame(
-            demo.metric_embeddings, index=pd.Index(demo.metric_names, name="metric_name")
-        )
-        return TuningData(
-            X=demo.train.drop(columns="score"),
-            y=demo.train["score"].to_numpy(dtype=np.float64),
-            metric_embeddings=emb,
-            source=f"demo(n_train={n_train}, seed={random_state})",
-        )
-    from ..data import load_competition
-
-    data = load_competition(data_dir)
-    if data.train is None:
-        raise GbscoreError(f"{data_dir}: no train_data.json found; tuning needs it")
+    data = load_or_make_demo(data_dir, demo_size=demo_size, random_state=random_state)
+    source = (
+        str(data_dir)
+        if data_dir is not None
+        else f"demo(n_train={demo_size[0]}, seed={random_state})"
+    )
     return TuningData(
         X=data.train.drop(columns="score"),
         y=data.train["score"].to_numpy(dtype=np.float64),
         metric_embeddings=data.metric_embedding_table(),
-        source=str(data_dir),
+        source=source,
     )
 
 
@@ -92,8 +81,10 @@ def warm_embeddings(config, X, *, metric_embeddings=None, cache_dir=None, show_p
     bool
         Whether anything was encoded or looked up.
     """
-    pipe = build_tuned_pipeline(
-        config,
+    # A stack's bases share the featurizer of a single pipeline built from the same config.
+    single = config.get("model") if config.get("model") not in (None, "stack") else "ridge"
+    pipe = build_pipeline(
+        merge_config(config, {"model": single}),
         metric_embeddings=metric_embeddings,
         cache_dir=cache_dir,
         show_progress=show_progress,
@@ -107,7 +98,7 @@ def warm_embeddings(config, X, *, metric_embeddings=None, cache_dir=None, show_p
 
 
 def _base_config(config, model, n_splits, seed, model_threads):
-    config = merge_config(DEFAULT_CONFIG, config)
+    config = check_config(config)
     if model in SEARCH_SPACES:
         config["model"] = model
     if n_splits is not None:
@@ -238,6 +229,7 @@ def tune(
         "target": target,
         "data": data_fingerprint(data.X, data.y),
         "n_splits": int(base["cv"]["n_splits"]),
+        "cv_grouping": base["cv"]["grouping"],
         "random_state": base["random_state"],
         "encoder": base["encoder"],
     }
@@ -252,6 +244,7 @@ def tune(
             cache_dir=cache_dir,
             n_splits=int(base["cv"]["n_splits"]),
             random_state=base["random_state"],
+            cv_grouping=base["cv"]["grouping"],
             show_progress=show_progress,
         )
         objective = StackObjective(
@@ -318,10 +311,8 @@ def tune(
 
 def default_stack_configs(base, *, model_threads=None):
     """The base configs of the stack the base config describes (``base["stack"]["models"]``,
-    by default LightGBM, CatBoost and Ridge), as :func:`gbscore.pipeline.stack_configs` builds
+    by default LightGBM, CatBoost and Ridge), as :func:`gbscore.config.stack_configs` builds
     them for ``gbscore run``, with each model's thread count."""
-    from ..pipeline import stack_configs
-
     shared = merge_config(base, {"model": "stack"})
     # A base config's own regressor params (e.g. LightGBM's n_jobs) fit no other regressor.
     shared["params"] = {

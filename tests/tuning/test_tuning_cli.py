@@ -10,9 +10,9 @@ import optuna
 import pytest
 from click.testing import CliRunner
 
-from gbscore import ConfigError
+from gbscore import ConfigError, load_model
 from gbscore.cli import cli
-from gbscore.pipeline import load_config
+from gbscore.config import label_policy_to_spec, load_config
 from gbscore.tuning import DEFAULT_STORAGE, main, make_storage, redact_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +43,9 @@ def test_gbscore_tune_exports_a_config_gbscore_run_reads(config_path, tmp_path):
     config = load_config(out)
     assert config["model"] == "ridge" and "model__alpha" in config["params"]
     assert config["encoder"] == json.loads(config_path.read_text())["encoder"]
+    # The label policy's bands are tuned and exported as a JSON spec.
+    spec = config["params"]["augment__label_policy"]
+    assert isinstance(spec, dict) and spec["kind"] in ("band", "similarity")
     # The progress display: trial count, best value, ETA (tqdm's remaining time).
     assert "2/2" in result.output and "best=" in result.output and "<00:00" in result.output
 
@@ -54,6 +57,10 @@ def test_gbscore_tune_exports_a_config_gbscore_run_reads(config_path, tmp_path):
     )  # fmt: skip
     assert run.exit_code == 0, run.output
     assert (tmp_path / "submission.csv").read_text().startswith("ID,score\n1,")
+    # `gbscore run` trained with the exported bands, not the default policy's.
+    model, _ = load_model(tmp_path / "report" / "model.joblib")
+    policy = model.named_steps["augment"].label_policy_
+    assert label_policy_to_spec(policy) == {**label_policy_to_spec(type(policy)()), **spec}
 
 
 def test_gbscore_tune_resumes_the_named_study(config_path, tmp_path):

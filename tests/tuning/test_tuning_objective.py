@@ -6,14 +6,13 @@ import numpy as np
 import optuna
 import pytest
 
-from gbscore import cross_validate
 from gbscore.augment import conversation_groups
+from gbscore.config import build_cv, build_pipeline, check_config, load_config
 from gbscore.features import memory_cache_info
-from gbscore.pipeline import load_config
+from gbscore.model_selection import ConversationKFold, cross_val_oof, table_groups
 from gbscore.tuning import (
     PipelineObjective,
     best_config,
-    build_tuned_pipeline,
     export_config,
     make_pruner,
     make_sampler,
@@ -75,19 +74,35 @@ def test_tiny_study_runs_and_stores_what_export_needs(data, fast, sqlite_url, st
     assert result.counts() == {"COMPLETE": 2}
 
 
-def test_value_is_cross_validate_shift_aware_rmse(data, fast):
-    """Same folds, same held-out mismatched pairs, same number as cross_validate."""
+def _cv_scores(config, data):
+    """The shift-aware and plain CV RMSE of the pipeline a stored config describes, computed
+    by the public fold loop with the folds that config describes."""
+    config = check_config(config)  # the defaults `gbscore run --config` would fill in
+    pipe = build_pipeline(config, metric_embeddings=data.metric_embeddings, show_progress=False)
+    oof = cross_val_oof(
+        {"pipe": pipe},
+        data.X,
+        data.y,
+        cv=build_cv(config),
+        random_state=config["random_state"],
+        show_progress=False,
+    )
+    return oof.scores().loc["pipe"]
+
+
+def test_value_is_cross_val_oof_shift_aware_rmse(data, fast):
+    """Same folds, same held-out mismatched pairs, same number as cross_val_oof."""
     objective = _objective(data, fast["ridge"], space=_fixed_space(GOOD))
     study = optuna.create_study()
     study.optimize(objective, n_trials=1)
     trial = study.trials[0]
-    pipe = build_tuned_pipeline(
-        trial.user_attrs["config"], metric_embeddings=data.metric_embeddings
-    )
-    cv = cross_validate(pipe, data.X, data.y, n_splits=3, random_state=0, show_progress=False)
-    assert trial.value == pytest.approx(cv.rmse_shift, rel=1e-9)
-    assert trial.user_attrs["rmse_plain"] == pytest.approx(cv.rmse_plain, rel=1e-9)
-    assert cv.rmse_shift != pytest.approx(cv.rmse_plain)
+    config = check_config(trial.user_attrs["config"])
+    cv = build_cv(config)
+    assert (cv.n_splits, cv.grouping, cv.random_state) == (3, "phrasing", 0)
+    scores = _cv_scores(config, data)
+    assert trial.value == pytest.approx(scores.rmse_shift, rel=1e-9)
+    assert trial.user_attrs["rmse_plain"] == pytest.approx(scores.rmse_plain, rel=1e-9)
+    assert scores.rmse_shift != pytest.approx(scores.rmse_plain)
 
 
 def test_plain_target_minimises_the_plain_rmse(data, fast):
@@ -98,13 +113,20 @@ def test_plain_target_minimises_the_plain_rmse(data, fast):
     assert trial.value == trial.user_attrs["rmse_plain"] != trial.user_attrs["rmse_shift"]
 
 
-def test_folds_never_share_a_conversation(data, fast):
+def test_folds_never_share_a_conversation_or_a_phrasing_cluster(data, fast):
     objective = _objective(data, fast["ridge"])
-    groups = conversation_groups(data.X)
+    assert isinstance(objective.cv, ConversationKFold) and objective.cv.grouping == "phrasing"
+    conversations = conversation_groups(data.X)
+    clusters = table_groups(data.X, "phrasing", n_splits=3)
+    # The strict grouping must actually merge some conversations, or this test shows nothing
+    # beyond the conversation grouping.
+    assert len(np.unique(clusters)) < len(np.unique(conversations))
     seen = []
-    for train, test in objective.splits():
-        assert not set(groups[train]) & set(groups[test])
+    for train, test in objective.cv.split(data.X):
+        assert not set(conversations[train]) & set(conversations[test])
+        assert not set(clusters[train]) & set(clusters[test])
         seen.append(test)
+    assert len(seen) == objective.n_splits == 3
     assert sorted(np.concatenate(seen)) == list(range(len(data.y)))
 
 
@@ -139,18 +161,7 @@ def test_exported_config_reproduces_the_best_trial(data, fast, sqlite_url, study
     best = result.study.best_trial
     assert config["params"] == best.user_attrs["config"]["params"]
     assert json.loads(path.read_text())["params"]["model__alpha"] == best.params["model__alpha"]
-    pipe = build_tuned_pipeline(
-        config, metric_embeddings=data.metric_embeddings, show_progress=False
-    )
-    cv = cross_validate(
-        pipe,
-        data.X,
-        data.y,
-        n_splits=config["cv"]["n_splits"],
-        random_state=config["random_state"],
-        show_progress=False,
-    )
-    assert cv.rmse_shift == pytest.approx(result.study.best_value, rel=1e-9)
+    assert _cv_scores(config, data).rmse_shift == pytest.approx(result.study.best_value, rel=1e-9)
 
 
 def test_best_config_needs_a_completed_trial(sqlite_url, study_name):

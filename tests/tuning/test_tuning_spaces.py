@@ -5,14 +5,12 @@ import optuna
 import pytest
 
 from gbscore import BandLabels, ConfigError, SimilarityLabels
-from gbscore.pipeline import build_pipeline
+from gbscore.config import build_pipeline
 from gbscore.tuning import (
     SEARCH_SPACES,
-    build_tuned_pipeline,
     default_params,
     label_policy_from_spec,
     label_policy_to_spec,
-    pipeline_reads_policy_specs,
     suggest_params,
 )
 
@@ -30,7 +28,7 @@ def test_every_suggestion_is_a_valid_json_config(model, bands, fast, data):
         params = suggest_params(trial, model, bands=bands)
         assert json.loads(json.dumps(params)) == params
         config = {**fast[model], "params": {**fast[model].get("params", {}), **params}}
-        pipe = build_tuned_pipeline(config, metric_embeddings=data.metric_embeddings)
+        pipe = build_pipeline(config, metric_embeddings=data.metric_embeddings)
         for name, step in pipe.steps:
             if name != "features":
                 step._validate_params()
@@ -60,18 +58,20 @@ def test_search_covers_policies_blocks_and_strategy_mix():
     assert seen["table"] == {"drop", "used"}
 
 
-def test_bands_are_searched_only_when_the_exported_config_can_hold_them():
-    """Without bands the policy is a plain name, which `build_pipeline` (and so `gbscore run
-    --config`) reads; with them it is a spec, searched by default only if build_pipeline
-    resolves specs itself."""
-    trial = _trials(1)[0]
-    params = suggest_params(trial, "ridge")
-    policy = params["augment__label_policy"]
-    assert isinstance(policy, dict) == pipeline_reads_policy_specs()
-    pipe = build_pipeline({"model": "ridge", "params": params}, show_progress=False)
-    for name, step in pipe.steps:
-        if name != "features":
-            step._validate_params()
+def test_bands_are_searched_by_default_and_build_pipeline_resolves_them():
+    """By default a trial searches the policy's bands and stores the policy as a JSON spec;
+    `build_pipeline` (and so `gbscore run --config`) turns that spec into the policy object."""
+    for trial in _trials(8, seed=2):
+        params = suggest_params(trial, "ridge")
+        spec = params["augment__label_policy"]
+        assert isinstance(spec, dict) and spec["kind"] in ("band", "similarity")
+        pipe = build_pipeline({"model": "ridge", "params": params}, show_progress=False)
+        policy = pipe.named_steps["augment"].label_policy
+        assert isinstance(policy, BandLabels if spec["kind"] == "band" else SimilarityLabels)
+        assert label_policy_to_spec(policy) == {**label_policy_to_spec(type(policy)()), **spec}
+        for name, step in pipe.steps:
+            if name != "features":
+                step._validate_params()
 
 
 def test_spaces_never_touch_the_encoder():
@@ -116,9 +116,7 @@ def test_band_outside_the_scale_fails_at_fit_naming_the_band(fast, data):
         **fast["ridge"],
         "params": {"augment__label_policy": {"kind": "band", "band": [3, 12]}},
     }
-    pipe = build_tuned_pipeline(
-        config, metric_embeddings=data.metric_embeddings, show_progress=False
-    )
+    pipe = build_pipeline(config, metric_embeddings=data.metric_embeddings, show_progress=False)
     with pytest.raises(ValueError, match=r"band=\(3.0, 12.0\) is not a band inside \[0, 10\]"):
         pipe.fit(data.X, data.y)
 
@@ -129,9 +127,7 @@ def test_sampled_pipelines_fit_and_predict(fast, data):
     for trial in _trials(6, seed=3):
         params = suggest_params(trial, "ridge", bands=True)
         config = {**fast["ridge"], "params": params}
-        pipe = build_tuned_pipeline(
-            config, metric_embeddings=data.metric_embeddings, show_progress=False
-        )
+        pipe = build_pipeline(config, metric_embeddings=data.metric_embeddings, show_progress=False)
         pred = pipe.fit(X, y).predict(data.X.iloc[120:150])
         assert pred.shape == (30,) and np.isfinite(pred).all()
 
@@ -147,7 +143,7 @@ def test_default_params_rebuild_the_untuned_pipeline(model, bands, fast):
         **base,
         "params": {**base.get("params", {}), **suggest_params(trial, model, bands=bands)},
     }
-    tuned = build_tuned_pipeline(config, show_progress=False).get_params()
+    tuned = build_pipeline(config, show_progress=False).get_params()
     untuned = build_pipeline(base, show_progress=False).get_params()
     for key, value in untuned.items():
         if "__" not in key:  # "steps", "memory", ...: lists of step objects

@@ -7,8 +7,9 @@ import optuna
 import pytest
 
 from gbscore import ConfigError
-from gbscore.pipeline import load_config, stack_configs
-from gbscore.stacking import OOFPredictions, compute_oof
+from gbscore.config import build_pipeline, load_config, stack_configs
+from gbscore.model_selection import OOFPredictions, rmse
+from gbscore.stacking import StackedScoreRegressor, evaluate
 from gbscore.tuning import (
     StackObjective,
     TuningData,
@@ -18,7 +19,6 @@ from gbscore.tuning import (
     run_study,
     tune,
 )
-from gbscore.validation import rmse
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -64,6 +64,11 @@ def test_cached_oof_refuses_other_data_or_folds(configs, data, oof_file):
         cached_oof(configs, data, path=oof_file, n_splits=5)
     with pytest.raises(ConfigError, match=r"not of \['catboost'\]"):
         cached_oof({**configs, "catboost": {"model": "catboost"}}, data, path=oof_file, n_splits=3)
+    with pytest.raises(
+        ConfigError,
+        match="holds predictions on folds grouped by 'phrasing' but this study uses 'conversation'",
+    ):
+        cached_oof(configs, data, path=oof_file, n_splits=3, cv_grouping="conversation")
 
 
 def test_stack_trials_refit_only_the_meta_learner(configs, oof_file, sqlite_url, study_name):
@@ -126,22 +131,18 @@ def test_exported_stack_config_reproduces_the_trial(configs, data, oof_file, tmp
     assert sorted(bases) == ["lightgbm", "ridge"]
     assert bases["lightgbm"]["params"] == configs["lightgbm"]["params"]
 
-    from gbscore.stacking import cross_fit_meta
-
-    again = compute_oof(
-        bases,
-        data.X,
-        data.y,
-        metric_embeddings=data.metric_embeddings,
-        n_splits=config["cv"]["n_splits"],
-        random_state=config["random_state"],
-        show_progress=False,
-    )
+    # The exported config, built as `gbscore run --config` builds it, cross-validates to the
+    # same base columns and the same stack RMSE as the trial.
+    stack = build_pipeline(config, metric_embeddings=data.metric_embeddings, show_progress=False)
+    assert isinstance(stack, StackedScoreRegressor)
+    assert sorted(name for name, _ in stack.estimators) == ["lightgbm", "ridge"]
+    again, weights = evaluate(stack, data.X, data.y, show_progress=False)
+    assert again.grouping == oof.grouping and again.n_splits == oof.n_splits == 3
     np.testing.assert_allclose(
         again.preds[oof.models].to_numpy(), oof.preds.to_numpy(), rtol=1e-6, atol=1e-6
     )
-    pred = cross_fit_meta(again, ["ridge", "lightgbm"], meta="ridge", alpha=3.0, rows="shift_aware")
-    assert rmse(again.y, pred) == pytest.approx(study.best_value, rel=1e-6)
+    assert weights["meta"] == "Ridge" and set(weights["weights"]) == {"ridge", "lightgbm"}
+    assert rmse(again.y, again.preds["stack"]) == pytest.approx(study.best_value, rel=1e-6)
 
 
 def test_tune_stack_end_to_end(configs, data, oof_file, sqlite_url, study_name, tmp_path):
@@ -166,7 +167,7 @@ def test_tune_stack_end_to_end(configs, data, oof_file, sqlite_url, study_name, 
 def test_default_stack_bases_are_those_gbscore_run_builds():
     """The stack study's default bases are the bases of the default `gbscore run` stack; a
     regressor param of the base config (LightGBM's n_jobs) reaches no other regressor."""
-    from gbscore.pipeline import DEFAULT_CONFIG, merge_config
+    from gbscore.config import DEFAULT_CONFIG, merge_config
     from gbscore.tuning import default_stack_configs
 
     encoder = {"kind": "char-tfidf", "n_components": 16}

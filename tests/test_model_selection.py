@@ -1,0 +1,204 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from gbscore import GbscoreError, build_pipeline
+from gbscore.augment import conversation_groups
+from gbscore.datasets import make_judge_data
+from gbscore.model_selection import (
+    ConversationKFold,
+    cross_val_oof,
+    default_eval_sampler,
+    fold_seed,
+    heldout_pairs,
+    phrasing_groups,
+)
+
+TOPICS = [
+    "drip irrigation", "rice prices", "bank loans", "blood pressure", "school fees",
+    "train tickets", "solar panels", "crop insurance", "tax returns", "mobile data",
+]  # fmt: skip
+TEMPLATES = [
+    (
+        "I mentioned two options for {t}: the government scheme and the private one. Tell me "
+        "more about the second one.",
+        "By the second one you mean the private option. Compared with the government scheme "
+        "for {t}, it usually costs more but may be faster.",
+    ),
+    (
+        "Can you explain step by step how to apply for help with {t} online?",
+        "Step 1: check eligibility for {t}. Step 2: gather documents. Step 3: apply on the "
+        "official portal and note the reference number.",
+    ),
+    (
+        "Write a short poem about {t} in the style of a children's song.",
+        "Oh {t}, oh {t}, we sing of you all day, in sunshine and in rain we dance and play.",
+    ),
+    (
+        "Is it true that {t} became illegal last year? My neighbour said so.",
+        "I could not find any evidence that {t} became illegal; rumours like this spread fast, "
+        "so check an official source before you act.",
+    ),
+]
+
+
+def _templated_table(n_topics=10):
+    rows = []
+    for ti, (prompt, response) in enumerate(TEMPLATES):
+        for topic in TOPICS[:n_topics]:
+            rows.append(
+                {
+                    "metric_name": f"metric_{ti}",
+                    "system_prompt": None,
+                    "user_prompt": prompt.format(t=topic),
+                    "response": response.format(t=topic),
+                    "template": ti,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_phrasing_groups_keep_templates_together():
+    table = _templated_table()
+    groups = phrasing_groups(table.drop(columns="template"), max_group_fraction=0.3)
+    # every template's 10 variants share one group; different templates never do
+    for ti in range(len(TEMPLATES)):
+        assert len(set(groups[table["template"] == ti])) == 1
+    assert len(set(groups)) == len(TEMPLATES)
+
+
+def test_phrasing_groups_contain_conversation_groups():
+    X = make_judge_data(n_train=150, n_test=5, random_state=2).train
+    X = pd.concat([X, X.iloc[:20].assign(metric_name="fluency")], ignore_index=True)
+    conv = conversation_groups(X)
+    phr = phrasing_groups(X)
+    for g in np.unique(conv):
+        assert len(set(phr[conv == g])) == 1
+    assert len(np.unique(phr)) <= len(np.unique(conv))
+
+
+def test_phrasing_groups_respect_the_size_cap():
+    table = _templated_table().drop(columns="template")
+    groups, threshold = phrasing_groups(table, max_group_fraction=0.1, return_threshold=True)
+    # a cap below one template's share (25%) cannot keep templates whole: the strictest
+    # threshold that respects it splits them, or the grouping falls back to conversations
+    assert np.bincount(groups).max() <= 0.1 * len(table)
+    assert np.isnan(threshold) or threshold > 0.3
+
+
+def test_conversation_kfold_is_a_splitter():
+    table = _templated_table()
+    X = table.drop(columns="template")
+    # two folds: a group may hold up to 1/(2*2) of the rows, one template's share
+    cv = ConversationKFold(n_splits=2, random_state=0)
+    assert cv.get_n_splits() == 2
+    splits = list(cv.split(X))
+    assert len(splits) == 2
+    seen = np.zeros(len(X), int)
+    for train, test in splits:
+        seen[test] += 1
+        assert set(table["template"].iloc[train]).isdisjoint(table["template"].iloc[test])
+    assert (seen == 1).all()
+    # with grouping="conversation" every conversation is its own group: templates straddle
+    straddle = any(
+        set(table["template"].iloc[tr]) & set(table["template"].iloc[te])
+        for tr, te in ConversationKFold(n_splits=2, grouping="conversation").split(X)
+    )
+    assert straddle
+    # explicit groups are used as given
+    given = np.arange(len(X)) % 5
+    for _, test in ConversationKFold(n_splits=5).split(X, groups=given):
+        assert len(set(given[test])) == 1
+
+
+def test_conversation_kfold_errors():
+    X = _templated_table().drop(columns="template")
+    with pytest.raises(GbscoreError, match="need at least 6 groups .* has 3; use fewer folds"):
+        list(ConversationKFold(n_splits=6).split(X, groups=np.arange(len(X)) % 3))
+    with pytest.raises(ValueError, match="pass a DataFrame"):
+        list(ConversationKFold(n_splits=2).split(np.zeros((10, 2))))
+
+
+def test_heldout_pairs_one_seed_rule():
+    demo = make_judge_data(n_train=120, n_test=5, random_state=0)
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    rows = np.arange(0, 120, 3)
+    sampler = default_eval_sampler(random_state=4)
+    a = heldout_pairs(sampler, X, y, rows, random_state=4, fold=2)
+    b = heldout_pairs(sampler, X, y, rows, random_state=4, fold=2)
+    c = heldout_pairs(sampler, X, y, rows, random_state=4, fold=3)
+    pd.testing.assert_frame_equal(a.X, b.X)
+    assert not a.X.equals(c.X)
+    assert set(a.row) <= set(rows)  # built from the held-out rows only
+    assert fold_seed(4, 2) == 4002
+    # the pairs of fold k are exactly a sampler seeded fold_seed(random_state, k)
+    direct = sampler.set_params(random_state=4002)
+    X_all, _ = direct.fit_resample(X.iloc[rows].reset_index(drop=True), y[rows])
+    pd.testing.assert_frame_equal(a.X, X_all[direct.synthetic_mask_].reset_index(drop=True))
+
+
+class CountingRegressor(RegressorMixin, BaseEstimator):
+    """Predicts the training mean; counts fits in a class-level list (sequential folds)."""
+
+    fits = []
+
+    def fit(self, X, y, sample_weight=None):
+        CountingRegressor.fits.append(len(X))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def _counting_pipeline(demo):
+    emb = pd.DataFrame(demo.metric_embeddings, index=demo.metric_names)
+    pipe = build_pipeline(
+        {"model": "ridge", "encoder": {"kind": "char-tfidf", "n_components": 8}},
+        metric_embeddings=emb,
+        show_progress=False,
+    )
+    return pipe.set_params(model=CountingRegressor())
+
+
+def test_on_fold_sees_running_results_and_can_stop_the_loop():
+    demo = make_judge_data(n_train=150, n_test=5, random_state=0)
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def on_fold(k, partial):
+        done = partial.fold >= 0
+        seen.append((k, int(done.sum()), partial.scores().loc["m"].rmse_shift))
+        assert np.isfinite(partial.preds["m"].to_numpy()[done]).all()
+        assert np.isnan(partial.preds["m"].to_numpy()[~done]).all()
+        if k == 1:
+            raise Stop
+
+    CountingRegressor.fits.clear()
+    with pytest.raises(Stop):
+        cross_val_oof(
+            {"m": _counting_pipeline(demo)}, X, y, cv=4, on_fold=on_fold, show_progress=False
+        )
+    assert [k for k, _, _ in seen] == [0, 1]
+    assert seen[0][1] < seen[1][1]
+    assert len(CountingRegressor.fits) == 2  # folds 2 and 3 never ran
+
+
+def test_refit_returns_models_fitted_on_all_rows():
+    demo = make_judge_data(n_train=150, n_test=5, random_state=0)
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    CountingRegressor.fits.clear()
+    oof, fitted = cross_val_oof(
+        {"m": _counting_pipeline(demo)}, X, y, cv=3, refit=True, show_progress=False
+    )
+    assert len(CountingRegressor.fits) == 4
+    augmented = fitted["m"].named_steps["augment"].sample_indices_
+    assert CountingRegressor.fits[-1] == len(augmented) > len(X)
+    assert fitted["m"].steps[-1][1].mean_ == pytest.approx(
+        np.mean(fitted["m"].named_steps["augment"].fit_resample(X, y)[1])
+    )
+    assert oof.n_splits == 3
