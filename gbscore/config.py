@@ -8,6 +8,7 @@ checked by :func:`check_config`, built by :func:`build_pipeline`. ::
      "encoder": {"kind": "sentence-transformers", "model": "..."},
      "params": {"augment__swap_random": 2},  # scikit-learn step__param names
      "cv": {"n_splits": 5, "grouping": "phrasing"},
+     "features": {"contrastive": false},     # add ContrastiveMatchFeatures to the union
      "random_state": 0,
      "stack": {"models": ["lightgbm", "catboost", "ridge"],
                "meta": "nnls", "meta_alpha": 1.0, "meta_rows": "shift_aware",
@@ -34,6 +35,7 @@ from .augment import BandLabels, LabelPolicy, NegativeSampler, SimilarityLabels
 from .exceptions import ConfigError
 from .features import (
     CharTfidfEncoder,
+    ContrastiveMatchFeatures,
     EmbeddingFeaturizer,
     InteractionFeatures,
     MetricMatchFeatures,
@@ -77,6 +79,8 @@ DEFAULT_CONFIG = {
     "encoder": {"kind": "sentence-transformers"},
     "params": {},
     "cv": {"n_splits": 5, "grouping": "phrasing"},
+    # Optional feature transformers; their settings are params (features__contrast__dim).
+    "features": {"contrastive": False},
     "random_state": 0,
     "stack": {
         "models": ["lightgbm", "catboost", "ridge"],
@@ -88,6 +92,7 @@ DEFAULT_CONFIG = {
 }
 
 _CV_KEYS = {"n_splits", "grouping"}
+_FEATURE_KEYS = {"contrastive"}
 _STACK_KEYS = set(DEFAULT_CONFIG["stack"])
 
 #: Params a stack gives each kind of base before the config's own: CatBoost's library
@@ -152,6 +157,12 @@ def check_config(config, *, where=""):
             f"{where}cv.grouping={config['cv']['grouping']!r} is not one of {list(GROUPINGS)}"
         )
     _known("stack", config["stack"], _STACK_KEYS, where)
+    _known("features", config["features"], _FEATURE_KEYS, where)
+    if not isinstance(config["features"]["contrastive"], bool):
+        raise ConfigError(
+            f"{where}features.contrastive={config['features']['contrastive']!r} must be true "
+            "or false"
+        )
     if not isinstance(config["encoder"], dict):
         raise ConfigError(f"{where}'encoder' must be an object, got {config['encoder']!r}")
     if not isinstance(config.get("params") or {}, dict):
@@ -303,8 +314,21 @@ def _single_pipeline(config, *, metric_embeddings, cache_dir, show_progress):
         cache_dir=None if cache_dir is None else str(cache_dir),
         show_progress=show_progress,
     )
+    contrast = "drop"
+    if config["features"]["contrastive"]:
+        contrast = ContrastiveMatchFeatures(
+            encoder=build_encoder(config["encoder"]),
+            metric_names=None if metric_embeddings is None else list(metric_embeddings.index),
+            cache_dir=None if cache_dir is None else str(cache_dir),
+            random_state=seed,
+        )
     features = FeatureUnion(
-        [("embed", featurizer), ("table", TableFeatures()), ("match", MetricMatchFeatures())],
+        [
+            ("embed", featurizer),
+            ("table", TableFeatures()),
+            ("match", MetricMatchFeatures()),
+            ("contrast", contrast),
+        ],
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
     pipe = ScorePipeline(

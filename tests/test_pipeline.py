@@ -257,3 +257,42 @@ def test_other_regressors_in_pipeline(demo, model):
         .predict(demo.test)
     )
     assert pred.shape == (len(demo.test),) and (0 <= pred).all() and (pred <= 10).all()
+
+
+def test_optional_contrastive_features_switch():
+    from gbscore.features import ContrastiveMatchFeatures
+
+    pipe = build_pipeline({"model": "ridge"})
+    assert dict(pipe.named_steps["features"].transformer_list)["contrast"] == "drop"
+    pipe = build_pipeline({"model": "ridge", "features": {"contrastive": True}})
+    contrast = dict(pipe.named_steps["features"].transformer_list)["contrast"]
+    assert isinstance(contrast, ContrastiveMatchFeatures)
+    with pytest.raises(ConfigError, match="features.contrastive='yes' must be true or false"):
+        build_pipeline({"features": {"contrastive": "yes"}})
+    with pytest.raises(ConfigError, match=r"unknown config keys \['pca'\] in 'features'"):
+        build_pipeline({"features": {"pca": True}})
+
+
+def test_metric_match_phrasing_crossfit_holds_out_whole_templates():
+    """With phrasing folds a row's template siblings are not in its fitting fold."""
+    from gbscore.features import MetricMatchFeatures
+
+    rows = []
+    templates = [
+        "how do I apply for the {t} subsidy online step by step",
+        "write a funny poem about {t} for my little sister",
+        "is it true that {t} was banned last year in my state",
+        "compare the government and private schemes for {t} please",
+    ]
+    topics = ["rice", "wheat", "cotton", "solar", "loans", "tickets", "fees", "water"]
+    for ti, template in enumerate(templates):
+        for topic in topics:
+            text = template.format(t=topic)
+            rows.append(("metric_" + str(ti), text, "reply: " + text))
+    X = pd.DataFrame(rows, columns=["metric_name", "user_prompt", "response"])
+    X["system_prompt"] = None
+    y = np.full(len(X), 9.0)
+    conv = MetricMatchFeatures(n_splits=2).fit_transform(X, y)
+    phr = MetricMatchFeatures(n_splits=2, crossfit="phrasing").fit_transform(X, y)
+    # column 0 is P(own metric): near-copies in the fitting fold make it confident
+    assert conv[:, 0].mean() > 0.5 > phr[:, 0].mean()

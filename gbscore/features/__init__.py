@@ -11,6 +11,7 @@ described by :func:`disk_cache_info` and emptied by :func:`clear_disk_cache`.
 """
 
 from ._cache import EmbeddingCache
+from ._contrastive import ContrastiveMatchFeatures
 from ._disk import clear_disk_cache, disk_cache_info
 from ._encoders import (
     DEFAULT_MODEL_NAME,
@@ -26,6 +27,7 @@ from ._memory import cache_info, clear_caches, clear_memory_cache, memory_cache_
 from ._shards import DEFAULT_MAX_BYTES, default_cache_dir, identity_hash, text_hash
 
 __all__ = [
+    "ContrastiveMatchFeatures",
     "BaseTextEncoder",
     "SentenceTransformerEncoder",
     "CharTfidfEncoder",

@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._optional import import_optional
-from ..augment import conversation_groups, metric_family
+from ..augment import metric_family
 from ..exceptions import DataError
 from ._featurizer import EmbeddingFeaturizer, metric_name_to_text
 
@@ -29,13 +29,17 @@ __all__ = ["ContrastiveMatchFeatures"]
 _NAMES = ("contrast_cos", "contrast_rank", "contrast_prob")
 
 
-def _crossfit_groups(X):
+def _crossfit_groups(X, n_splits=5):
     """Fold groups of the cross-fitting in :meth:`ContrastiveMatchFeatures.fit_transform`.
 
-    Rows that share a conversation must share a fold; a coarser grouping (clusters of
-    similar phrasing) can replace this function without touching the estimator.
+    Clusters of similar phrasing (:func:`gbscore.model_selection.phrasing_groups`): a row's
+    features then come from projections trained on no conversation phrased like it, which is
+    what the point of learned matching (surviving new phrasing) asks the booster to see.
     """
-    return conversation_groups(X)
+    # imported here: model_selection builds on the pipeline that holds this step
+    from ..model_selection import table_groups
+
+    return table_groups(X, "phrasing", n_splits=n_splits)
 
 
 def _unit_rows(A):
@@ -252,7 +256,7 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
             Each row scored by projections fitted without its fold.
         """
         conv, own, positive, conv_id, seeds = self._fit(X, y)
-        groups = _crossfit_groups(X)
+        groups = _crossfit_groups(X, self.n_splits)
         n_splits = min(self.n_splits, len(np.unique(groups)))
         if n_splits < 2:
             # one conversation: there is no other fold to fit on

@@ -43,7 +43,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
     embeddings of short metric names capture only weakly.
 
     ``fit_transform`` returns *cross-fitted* features (each row scored by a model fitted on
-    the other conversations, folds grouped by conversation), like
+    the other conversations, folds grouped by ``crossfit``), like
     :class:`~sklearn.preprocessing.TargetEncoder`; otherwise the booster downstream would learn
     from probabilities the classifier had memorised. ``transform`` uses the model fitted on
     all rows.
@@ -66,6 +66,11 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         Folds of the cross-fitting in ``fit_transform``.
     max_iter : int, default=200
         Iterations of the logistic regression solver.
+    crossfit : {"conversation", "phrasing"}, default="conversation"
+        How the cross-fitting folds are grouped. With ``"phrasing"`` a row is scored by a
+        model that saw no conversation phrased like it (clusters of
+        :func:`gbscore.model_selection.phrasing_groups`), so the booster learns how far to
+        trust these features on new phrasing instead of on near-copies of training texts.
     """
 
     _parameter_constraints: dict = {
@@ -76,6 +81,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         "min_score": [Interval(numbers.Real, 0, 10, closed="left")],
         "n_splits": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "crossfit": [StrOptions({"conversation", "phrasing"})],
     }
 
     def __init__(
@@ -88,6 +94,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         min_score=5.0,
         n_splits=5,
         max_iter=200,
+        crossfit="conversation",
     ):
         self.text_columns = text_columns
         self.classifier = classifier
@@ -96,6 +103,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         self.min_score = min_score
         self.n_splits = n_splits
         self.max_iter = max_iter
+        self.crossfit = crossfit
 
     def fit(self, X, y):
         self._fit(X, y)
@@ -151,6 +159,11 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         self.model_ = self._fit_classifier(Z, names, weight)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        if self.crossfit == "phrasing":
+            # imported here: model_selection builds on the pipeline that holds this step
+            from ..model_selection import table_groups
+
+            return Z, names, weight, table_groups(X, "phrasing", n_splits=self.n_splits)
         return Z, names, weight, conversation_groups(X)
 
     def _fit_classifier(self, Z, labels, weight):
@@ -196,9 +209,11 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         return pd.Index(self.metrics_).get_indexer(X["metric_name"])
 
     def _texts(self, X):
-        return (
-            X[list(self.text_columns)].astype(str).agg(" \n ".join, axis=1).to_numpy(dtype=object)
+        # Missing text (None/NaN) is empty text; astype(str) alone keeps NaN in pandas >= 3.
+        cols = (
+            X[list(self.text_columns)].astype(object).where(X[list(self.text_columns)].notna(), "")
         )
+        return cols.astype(str).agg(" \n ".join, axis=1).to_numpy(dtype=object)
 
     def _check_table(self, X):
         if not isinstance(X, pd.DataFrame):
