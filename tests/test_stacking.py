@@ -381,7 +381,7 @@ def test_joblib_processes_match_sequential_folds(Xy, emb, oof):
 
 
 def test_parallel_folds_do_not_oversubscribe(monkeypatch):
-    from gbscore.model_selection import _limit_threads
+    from gbscore.model_selection._loop import _limit_threads
 
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     pipes = {
@@ -476,7 +476,7 @@ def test_build_pipeline_stack(emb):
         ({"models": ["xgboost"]}, "stack.models.xgboost"),
         ({"models": []}, "empty"),
         ({"models": [3]}, "each entry"),
-        ({"meta": "nnls", "weights": 1}, "unknown keys"),
+        ({"meta": "nnls", "weights": 1}, r"unknown config keys \[.weights.\] in .stack."),
         ({"models": {"ridge": {"params": {"model__n_estimators": 3}}}}, "stack base 'ridge'"),
         ({"meta": "lasso"}, "stack.meta='lasso'"),
     ],
