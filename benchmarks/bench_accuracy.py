@@ -2,7 +2,8 @@
 and how well the shift-aware CV RMSE (folds grouped by phrasing cluster, and by identical
 conversation) ranks them and predicts them, compared with the test set.
 
-    python benchmarks/bench_accuracy.py --data-dir ../shared/data/judgebench-dev [--cache-dir DIR] [--folds 3]
+    python benchmarks/bench_accuracy.py --data-dir ../shared/data/judgebench-dev \
+        [--cache-dir DIR] [--folds 3] [--encoder char-tfidf]
 
 The directory needs ``test_labels.csv`` (``ID,score[,kind]``). The last printed line is one JSON
 object mapping each configuration to its test RMSE and CV RMSEs, plus the rank agreement.

@@ -18,6 +18,7 @@ from .augment import (
     SimilarityLabels,
     conversation_groups,
 )
+from .config import DEFAULT_CONFIG, build_pipeline, load_config
 from .data import (
     CompetitionData,
     load_competition,
@@ -41,15 +42,14 @@ from .features import (
     SentenceTransformerEncoder,
     TableFeatures,
 )
+from .mlp import MLPScoreRegressor
+from .model_selection import ConversationKFold, OOFPredictions, cross_val_oof, phrasing_groups
 from .models import (
     CatBoostScoreRegressor,
     LightGBMScoreRegressor,
     RidgeScoreRegressor,
     resolve_device,
 )
-from .config import DEFAULT_CONFIG, build_pipeline, load_config
-from .model_selection import ConversationKFold, OOFPredictions, cross_val_oof, phrasing_groups
-from .mlp import MLPScoreRegressor
 from .persist import load_model, save_model
 from .pipeline import ScorePipeline
 from .stacking import StackedScoreRegressor, evaluate

@@ -20,8 +20,8 @@ Pieces, for custom searches:
   :func:`gbscore.config.label_policy_from_spec`).
 """
 
-from ._cli import main
 from ..config import label_policy_from_spec, label_policy_to_spec
+from ._cli import main
 from ._config import best_config, export_config
 from ._objective import PipelineObjective, data_fingerprint, worker_id
 from ._runner import (
