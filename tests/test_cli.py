@@ -89,6 +89,7 @@ def test_help():
     assert "--grouping [both|phrasing|conversation]" in runner.invoke(cli, ["cv", "--help"]).output
 
 
+@pytest.mark.slow
 def test_run_writes_submission(ran):
     sub = pd.read_csv(ran["submission"])
     assert list(sub.columns) == ["ID", "score"]
@@ -97,6 +98,7 @@ def test_run_writes_submission(ran):
     assert ran["submission"].read_text().splitlines()[0] == "ID,score"
 
 
+@pytest.mark.slow
 def test_run_report_files(ran):
     report = ran["report"]
     for name in (
@@ -128,6 +130,7 @@ def test_run_report_files(ran):
     assert json.loads((report / "config.json").read_text())["model"] == "stack"
 
 
+@pytest.mark.slow
 def test_predict_with_saved_model_gives_identical_submission(ran, capsys):
     out = ran["root"] / "again.csv"
     code, _, err = _run(
@@ -147,6 +150,7 @@ def test_predict_with_saved_model_gives_identical_submission(ran, capsys):
     assert out.read_bytes() == ran["submission"].read_bytes()
 
 
+@pytest.mark.slow
 def test_predict_uncertainty_column(ran, capsys):
     out = ran["root"] / "with_sd.csv"
     test_file = ran["data"] / "test_data.json"
@@ -200,6 +204,7 @@ def _summary_tables(text):
     return tables
 
 
+@pytest.mark.slow
 def test_cv_prints_and_reports_both_groupings(work, capsys):
     """`gbscore cv` (default --grouping both) prints a table per grouping, each with every
     model, and the report's summary.md holds both tables with the same numbers."""
@@ -249,6 +254,7 @@ def test_cv_prints_and_reports_both_groupings(work, capsys):
     assert oof.n_splits == 2 and oof.grouping == "phrasing"
 
 
+@pytest.mark.slow
 def test_cv_model_override_and_one_grouping(work, capsys):
     """--model replaces the config's model; --grouping conversation prints only that table."""
     root, data = work
@@ -270,6 +276,7 @@ def test_cv_model_override_and_one_grouping(work, capsys):
     assert list(_summary_tables((report / "summary.md").read_text())) == ["conversation"]
 
 
+@pytest.mark.slow
 def test_train_model_override_beats_the_config(work, capsys, tmp_path):
     root, data = work
     config = _write_json(tmp_path / "lgbm.json", {**SHARED, "model": "lightgbm"})
@@ -312,6 +319,7 @@ def test_missing_encoder_is_one_clear_error(encoder, work, capsys, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_run_reads_tuned_label_policy_bands(tmp_path, capsys):
     """A config exported with a tuned label-policy spec (as `gbscore tune` writes it) trains
     with those bands in `gbscore run --config`: every held-out mismatched pair of the run's
@@ -346,6 +354,7 @@ def test_run_reads_tuned_label_policy_bands(tmp_path, capsys):
     assert pairs.min() >= 1.5 and pairs.max() <= 3.5
 
 
+@pytest.mark.slow
 def test_train_then_predict_single_model(work, capsys):
     root, data = work
     config = _write_json(root / "ridge.json", {**SHARED, "model": "ridge"})

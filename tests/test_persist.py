@@ -186,6 +186,7 @@ def _portability(tmp_path, encoder):
     assert any((machine_b / "home" / ".cache" / "gbscore" / "embeddings").rglob("*.npz"))
 
 
+@pytest.mark.slow
 def test_model_trained_on_one_machine_predicts_identically_on_another(tmp_path):
     _portability(tmp_path, "__import__('gbscore').features.CharTfidfEncoder(n_components=8)")
 

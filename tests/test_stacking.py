@@ -370,6 +370,7 @@ def test_evaluate_stack_equals_fit_oof(stack, Xy, emb):
 # -- parallel paths -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_joblib_processes_match_sequential_folds(Xy, emb, oof):
     X, y = Xy
     par = cross_val_oof(_bases(emb)[2:], X, y, cv=CV, n_jobs=2, show_progress=False)
@@ -394,6 +395,7 @@ def test_parallel_folds_do_not_oversubscribe(monkeypatch):
     assert pipes["cat"].get_params()["model__thread_count"] == -1  # the caller's are untouched
 
 
+@pytest.mark.slow
 def test_dask_local_cluster(Xy, emb, oof):
     distributed = pytest.importorskip("distributed")
     X, y = Xy

@@ -33,6 +33,7 @@ def _tune_args(config_path, tmp_path, *extra):
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_gbscore_tune_exports_a_config_gbscore_run_reads(config_path, tmp_path):
     out = tmp_path / "best.json"
     args = _tune_args(config_path, tmp_path, "--n-trials", "2", "--export", str(out))
@@ -63,6 +64,7 @@ def test_gbscore_tune_exports_a_config_gbscore_run_reads(config_path, tmp_path):
     assert label_policy_to_spec(policy) == {**label_policy_to_spec(type(policy)()), **spec}
 
 
+@pytest.mark.slow
 def test_gbscore_tune_resumes_the_named_study(config_path, tmp_path):
     runner = CliRunner()
     first = runner.invoke(cli, _tune_args(config_path, tmp_path, "--n-trials", "1", "--quiet"))
@@ -72,6 +74,7 @@ def test_gbscore_tune_resumes_the_named_study(config_path, tmp_path):
     assert "1 trials run here" in second.output and '"COMPLETE": 2' in second.output
 
 
+@pytest.mark.slow
 def test_tuning_scripts_run_from_the_repository_root():
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     names = ("tune_lightgbm", "tune_catboost", "tune_ridge", "tune_stack")

@@ -54,6 +54,7 @@ def _objective(data, config, **kw):
     )
 
 
+@pytest.mark.slow
 def test_tiny_study_runs_and_stores_what_export_needs(data, fast, sqlite_url, study_name):
     objective = _objective(data, fast["ridge"])
     result = run_study(
@@ -146,6 +147,7 @@ def test_second_trial_encodes_nothing(data, fast, caplog):
     assert study.trials[0].params != study.trials[1].params
 
 
+@pytest.mark.slow
 def test_exported_config_reproduces_the_best_trial(data, fast, sqlite_url, study_name, tmp_path):
     objective = _objective(data, fast["ridge"])
     result = run_study(
@@ -170,6 +172,7 @@ def test_best_config_needs_a_completed_trial(sqlite_url, study_name):
         best_config(study)
 
 
+@pytest.mark.slow
 def test_fold_pruning_prunes_a_trial_without_negatives(data, fast):
     """Two trials with negatives finish; one without is stopped after its first fold."""
     pruner = make_pruner("median", max_resource=3, n_startup_trials=2)
@@ -185,6 +188,7 @@ def test_fold_pruning_prunes_a_trial_without_negatives(data, fast):
     assert bad.intermediate_values[0] > max(t.intermediate_values[0] for t in study.trials[:2])
 
 
+@pytest.mark.slow
 def test_round_pruning_prunes_a_booster_that_overfits_at_once(data, fast):
     """LightGBM reports its inner validation L2 every round; a wild booster is cut after the
     warm-up rounds while the calm ones run to early stopping."""
@@ -214,6 +218,7 @@ def test_round_pruning_is_for_lightgbm_only(data, fast):
         _objective(data, fast["ridge"], pruning="round")
 
 
+@pytest.mark.slow
 def test_resume_runs_only_the_missing_trials(data, fast, sqlite_url, study_name):
     objective = _objective(data, fast["ridge"])
     first = run_study(
@@ -239,6 +244,7 @@ def test_a_study_refuses_another_search(data, fast, sqlite_url, study_name):
         open_study(study_name, sqlite_url, attrs={"model": "lightgbm"})
 
 
+@pytest.mark.slow
 def test_timeout_stops_the_worker_after_the_running_trial(data, fast, sqlite_url, study_name):
     objective = _objective(data, fast["ridge"])
     result = run_study(

@@ -84,6 +84,7 @@ def config_path(tmp_path, fast):
     return path
 
 
+@pytest.mark.slow
 def test_resume_after_a_killed_worker(config_path, sqlite_url, study_name, tmp_path, data):
     """The embedded default storage also has heartbeats: a worker killed mid-trial leaves a
     trial that the resumed run marks FAIL and re-runs, and the study ends at its cap."""
@@ -111,6 +112,7 @@ def test_resume_after_a_killed_worker(config_path, sqlite_url, study_name, tmp_p
     assert [t.number for t in study.get_trials()] == list(range(len(states)))
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_workers_share_a_postgres_study_and_survive_a_kill(
     config_path, postgres_url, study_name, tmp_path, data
