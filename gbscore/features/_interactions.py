@@ -113,17 +113,26 @@ class _Projection:
 
 
 def _pca(Z, k, *, what):
-    """Top-``k`` principal axes of ``Z``, from the SVD of its (d x d) scatter matrix.
+    """Top-``k`` principal axes of ``Z``, from its (d x d) scatter matrix.
 
+    The symmetric eigensolver computes only the ``k`` axes kept (as scikit-learn's
+    ``covariance_eigh`` PCA solver does); should it fail, :func:`_svd` decomposes the matrix.
     Directions beyond the numerical rank are round-off, whose orientation differs between
     machines, so they become zero columns rather than features.
     """
     mean = Z.mean(axis=0)
     Zc = Z - mean
     scatter = Zc.T @ Zc
-    _, s, Vt = _svd(scatter, what=what)
-    (V,) = _fix_signs(Vt[:k].T)
-    V[:, _numerical_rank(s, scatter.shape, np.sum(Z * Z)) :] = 0.0
+    d = scatter.shape[0]
+    try:
+        w, V = linalg.eigh(scatter, subset_by_index=[d - k, d - 1])
+        w, V = w[::-1], V[:, ::-1]
+    except np.linalg.LinAlgError:
+        log.info("InteractionFeatures: the symmetric eigensolver failed on the %s; using SVD", what)
+        _, w, Vt = _svd(scatter, what=what)
+        w, V = w[:k], Vt[:k].T
+    (V,) = _fix_signs(np.ascontiguousarray(V))
+    V[:, _numerical_rank(np.maximum(w, 0.0), scatter.shape, np.sum(Z * Z)) :] = 0.0
     return _Projection(mean, V.T)
 
 
