@@ -4,13 +4,7 @@ sampling and gradient boosting.
 >>> from gbscore import build_pipeline, load_competition
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("gbscore")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
-
+from ._version import __version__
 from .augment import (
     BandLabels,
     EmbeddingNoise,

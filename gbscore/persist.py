@@ -207,7 +207,7 @@ def save_model(model, path, *, metadata=None):
     -------
     path : Path
     """
-    from . import __version__
+    from ._version import __version__
 
     local = _machine_local(model)
     for estimator, param, _ in local:

@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._groups import table_groups
 from .._optional import import_optional
 from ..augment import metric_family
 from ..exceptions import DataError
@@ -36,9 +37,6 @@ def _crossfit_groups(X, n_splits=5):
     features then come from projections trained on no conversation phrased like it, which is
     what the point of learned matching (surviving new phrasing) asks the booster to see.
     """
-    # imported here: model_selection builds on the pipeline that holds this step
-    from ..model_selection import table_groups
-
     return table_groups(X, "phrasing", n_splits=n_splits)
 
 

@@ -14,6 +14,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._groups import table_groups
 from ..augment import conversation_groups, metric_family
 from ..data import TEXT_COLUMNS
 
@@ -160,9 +161,6 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         if self.crossfit == "phrasing":
-            # imported here: model_selection builds on the pipeline that holds this step
-            from ..model_selection import table_groups
-
             return Z, names, weight, table_groups(X, "phrasing", n_splits=self.n_splits)
         return Z, names, weight, conversation_groups(X)
 

@@ -25,18 +25,16 @@ held-out conversation then has a near-duplicate in training. The threshold is th
 (strictest) one whose largest component still leaves the folds balanced.
 """
 
+from .._groups import GROUPINGS, phrasing_groups, table_groups
 from ._loop import check_table, cross_val_oof
 from ._oof import SCORE_BINS, OOFPredictions, per_bin_rmse, rmse
 from ._split import (
-    GROUPINGS,
     ConversationKFold,
     HeldOutPairs,
     check_cv,
     default_eval_sampler,
     fold_seed,
     heldout_pairs,
-    phrasing_groups,
-    table_groups,
 )
 
 __all__ = [
