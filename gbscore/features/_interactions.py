@@ -203,8 +203,9 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    The output is float64. The PCA axes and bilinear directions are computed by SVD of
-    (d x d) scatter / cross-covariance matrices. On a small fit these are rank-deficient (their
+    The output is float64. The PCA axes come from the eigenvectors of the (d x d) scatter
+    matrix and the bilinear directions from the SVD of the (d x d) metric/text
+    cross-covariance. On a small fit these matrices are rank-deficient (the cross-covariance's
     rank is bounded by the number of distinct metrics); directions beyond the numerical rank
     are output as zero columns, and when LAPACK's divide-and-conquer SVD does not converge on
     such a matrix the QR-iteration SVD is used instead, with one log line saying so.
