@@ -78,7 +78,8 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
     metric unknown at fit time has its name encoded and is one more candidate for its row.
 
     ``fit_transform`` returns *cross-fitted* features: each row is scored by a model fitted on
-    the other folds (``n_splits`` folds grouped by conversation), as
+    the other folds (``n_splits`` folds; a fold holds whole clusters of similarly phrased
+    conversations, see :func:`gbscore.model_selection.phrasing_groups`), as
     :class:`~sklearn.preprocessing.TargetEncoder` does; otherwise the booster downstream would
     learn from similarities the projections had memorised. ``transform`` uses the model fitted
     on all rows.
