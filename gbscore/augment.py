@@ -29,6 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._schema import TEXT_COLUMNS, conversation_groups, metric_family
+from .exceptions import DataError
 
 __all__ = [
     "DEFAULT_GENERAL_METRICS",
@@ -378,9 +379,10 @@ class NegativeSampler(BaseEstimator):
             )
         )
         if len(names) < 2:
-            raise ValueError(
+            raise DataError(
                 "NegativeSampler needs at least 2 distinct metrics to swap between; "
-                f"got {len(names)} ({list(names)!r}) in column 'metric_name'"
+                f"got {len(names)} ({list(names)!r}) in column 'metric_name'. Add training rows "
+                "of another metric, or pass metric_names (the competition's metric_names.json)"
             )
         self.metric_names_ = np.asarray(names, dtype=object)
         similarity = _metric_similarity(list(names), self.metric_embeddings)
@@ -396,7 +398,8 @@ class NegativeSampler(BaseEstimator):
             -np.where(np.eye(n_metrics, dtype=bool), -np.inf, similarity), axis=1, kind="stable"
         )
         near = order[:, : min(self.n_near, n_metrics - 1)]
-        far = order[:, max(1, (n_metrics - 1) // 2) : n_metrics - 1]
+        # With 2 metrics the usual far half is empty: the other metric is both near and far.
+        far = order[:, min(max(1, (n_metrics - 1) // 2), n_metrics - 2) : n_metrics - 1]
 
         parts = []  # (strategy, source rows, target metric or None, donor rows or None)
         for strategy in STRATEGIES:

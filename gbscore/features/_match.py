@@ -144,16 +144,23 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
         self.metrics_ = np.array(sorted(set(X["metric_name"])), dtype=object)
         self.families_ = np.array([metric_family(m) for m in self.metrics_], dtype=object)
-        self.vectorizer_ = TfidfVectorizer(
-            ngram_range=(1, 2),
-            min_df=2,
-            max_features=self.max_features,
-            sublinear_tf=True,
-            dtype=np.float32,
-        )
         texts = self._texts(X)
-        # the vocabulary is learned once per distinct conversation, not per augmented copy
-        self.vectorizer_.fit(pd.unique(texts))
+        # The vocabulary is learned once per distinct conversation, not per augmented copy.
+        # Words seen in 2+ conversations, as usual; on tiny or word-less data (one
+        # conversation, emoji only) no word qualifies, so any word, then any character n-gram.
+        for kw in ({"min_df": 2}, {"min_df": 1}, {"min_df": 1, "analyzer": "char_wb"}):
+            self.vectorizer_ = TfidfVectorizer(
+                ngram_range=(1, 2),
+                max_features=self.max_features,
+                sublinear_tf=True,
+                dtype=np.float32,
+                **kw,
+            )
+            try:
+                self.vectorizer_.fit(pd.unique(texts))
+                break
+            except ValueError:  # "empty vocabulary"
+                continue
         Z = self.vectorizer_.transform(texts)
         names = self._own_index(X)
         weight = np.clip((y - self.min_score) / (10.0 - self.min_score), 0.0, 1.0)
