@@ -478,8 +478,11 @@ def main(argv=None):
     sample = full.iloc[rng.choice(rows, size=min(args.naive_sample, rows), replace=False)]
     naive_texts = sample[TEXT_COLUMNS].to_numpy().ravel().tolist()
 
+    # torch fp32 whatever --backend is: the baseline is what the encoder did before.
+    naive_model = SentenceTransformerEncoder(model=args.model, backend="torch")._get_model()
+
     def naive():
-        st_model.encode(naive_texts, batch_size=args.batch_size or 32, show_progress_bar=False)
+        naive_model.encode(naive_texts, batch_size=args.batch_size or 32, show_progress_bar=False)
 
     # (a) cold ------------------------------------------------------------------------
     if args.cache_dir is None:

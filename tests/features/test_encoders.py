@@ -1,17 +1,36 @@
-"""Text encoders: CharTfidfEncoder, and SentenceTransformerEncoder on the packaged model (slow)."""
+"""Text encoders: CharTfidfEncoder, and SentenceTransformerEncoder on the packaged model (slow).
+
+The ONNX Runtime tests need ``pip install "gbscore[fast]"`` and skip without it.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-from gbscore.exceptions import EncoderUnavailableError
-from gbscore.features import CharTfidfEncoder, SentenceTransformerEncoder, _encoders, clear_caches
+from gbscore.exceptions import (
+    ConfigError,
+    EncoderUnavailableError,
+    GbscoreError,
+    MissingDependencyError,
+)
+from gbscore.features import (
+    CharTfidfEncoder,
+    SentenceTransformerEncoder,
+    _encoders,
+    clear_caches,
+    default_export_dir,
+    encoder_threads,
+)
 
 HINDI = ["नमस्ते, आप कैसे हैं?", "मुझे खाद के बारे में बताइए", "यह एक परीक्षण वाक्य है"]
 TAMIL = ["வணக்கம், எப்படி இருக்கிறீர்கள்?", "உரம் பற்றி சொல்லுங்கள்", "இது ஒரு சோதனை வாக்கியம்"]
@@ -160,8 +179,8 @@ def test_cuda_without_cuda_is_a_clear_error():
 
 @pytest.fixture(scope="module")
 def minilm():
-    """The packaged all-MiniLM-L6-v2 on CPU (loaded once for the module)."""
-    enc = SentenceTransformerEncoder(device="cpu", show_progress=False)
+    """The packaged all-MiniLM-L6-v2 on CPU with torch fp32 (loaded once for the module)."""
+    enc = SentenceTransformerEncoder(device="cpu", backend="torch", show_progress=False)
     enc.encode(["warm up"])
     return enc
 
@@ -182,7 +201,7 @@ def test_real_model_encodes_offline(minilm, caplog):
 def test_auto_device_logs_its_choice(caplog):
     _encoders._DEVICE_LOGGED.clear()
     with caplog.at_level("INFO", logger="gbscore"):
-        SentenceTransformerEncoder(show_progress=False).encode(["x"])
+        SentenceTransformerEncoder(backend="torch", show_progress=False).encode(["x"])
     assert any("device='auto' resolved to" in r.getMessage() for r in caplog.records)
 
 
@@ -240,7 +259,232 @@ def test_cuda_matches_cpu():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device visible")
-    on_cpu = SentenceTransformerEncoder(device="cpu", show_progress=False)
+    on_cpu = SentenceTransformerEncoder(device="cpu", backend="torch", show_progress=False)
     on_gpu = clone(on_cpu).set_params(device="cuda")
     np.testing.assert_allclose(on_gpu.encode(ENGLISH), on_cpu.encode(ENGLISH), atol=1e-4)
     assert on_gpu.identity() == on_cpu.identity()  # one cache serves both devices
+
+
+# ------------------------------------------------------------- backends, batching, threads
+
+
+@pytest.fixture
+def no_onnxruntime(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    clear_caches(models=True)
+    yield
+    monkeypatch.undo()
+    clear_caches(models=True)
+
+
+def test_explicit_backend_without_its_packages_says_what_to_install(no_onnxruntime):
+    enc = SentenceTransformerEncoder(backend="onnx")
+    with pytest.raises(MissingDependencyError) as info:
+        enc.identity()
+    message = str(info.value)
+    assert isinstance(info.value, GbscoreError)
+    assert "SentenceTransformerEncoder(backend='onnx') cannot run here" in message
+    assert "importing onnxruntime failed" in message
+    assert 'pip install "gbscore[fast]"' in message
+    assert "backend='torch'" in message
+    with pytest.raises(MissingDependencyError, match=r"gbscore\[fast\]"):
+        enc.encode(["x"])
+
+
+def test_auto_backend_falls_back_to_torch_when_onnx_is_missing(no_onnxruntime):
+    enc = SentenceTransformerEncoder(backend="auto", device="cpu")
+    assert enc.runtime() == {"device": "cpu", "backend": "torch", "quantization": None}
+    assert enc.identity()["backend"] == "torch"
+    # Same vectors as an explicit torch encoder, so the same cache entries.
+    assert enc.identity_hash() == clone(enc).set_params(backend="torch").identity_hash()
+
+
+def test_identity_names_backend_and_quantization_and_chunk_cap():
+    enc = SentenceTransformerEncoder(device="cpu", backend="torch")
+    identity = enc.identity()
+    assert identity["backend"] == "torch" and identity["quantization"] is None
+    assert identity["max_chunks"] is None
+    assert enc.identity_hash() != clone(enc).set_params(max_chunks=2).identity_hash()
+    # Batch sizes and the device do not change the vectors, so not the key either.
+    assert enc.identity_hash() == clone(enc).set_params(batch_tokens=512).identity_hash()
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"backend": "tensorrt"}, ValueError, "'backend' parameter"),
+        ({"precision": "int4"}, ValueError, "'precision' parameter"),
+        ({"max_chunks": 0}, ValueError, "'max_chunks' parameter"),
+        ({"batch_tokens": 0}, ValueError, "'batch_tokens' parameter"),
+        (
+            {"backend": "torch", "precision": "int8"},
+            ValueError,
+            "'precision' parameter.*'int8'.*backend='onnx' on device='cpu'.*got backend='torch'",
+        ),
+    ],
+)
+def test_backend_params_are_validated(params, error, match):
+    with pytest.raises(error, match=match):
+        SentenceTransformerEncoder(device="cpu", **params).identity()
+
+
+def test_onnx_on_a_gpu_device_is_refused():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a visible CUDA device to ask for one")
+    with pytest.raises(EncoderUnavailableError, match="runs on the CPU"):
+        SentenceTransformerEncoder(backend="onnx", device="cuda").runtime()
+
+
+def test_batches_follow_the_token_budget_and_similar_lengths():
+    lengths = np.array([10, 200, 190, 100, 90, 12, 11, 300, 5, 81])
+    enc = SentenceTransformerEncoder(batch_tokens=1000)
+    batches = [lengths[b].tolist() for b in enc._batches(lengths)]
+    # Longest first; within the budget (rows x longest <= 1000); a window under 80% of
+    # its batch's longest starts a new batch; every window exactly once.
+    assert batches == [[300], [200, 190], [100, 90, 81], [12, 11, 10], [5]]
+    assert all(len(b) * b[0] <= 1000 for b in batches)
+    capped = [lengths[b].tolist() for b in clone(enc).set_params(batch_size=2)._batches(lengths)]
+    assert max(len(b) for b in capped) == 2
+    assert sorted(sum(capped, [])) == sorted(lengths.tolist())
+    # A window longer than the budget still gets a batch of its own.
+    assert [b.tolist() for b in clone(enc).set_params(batch_tokens=50)._batches(lengths)][0] == [7]
+
+
+def test_encoder_threads_one_rule(monkeypatch):
+    monkeypatch.delenv("GBSCORE_ENCODER_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert encoder_threads() == len(os.sched_getaffinity(0))
+    # joblib's process workers get OMP_NUM_THREADS = cores // n_jobs.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert encoder_threads() == 1
+    monkeypatch.setenv("GBSCORE_ENCODER_THREADS", "3")
+    assert encoder_threads() == 3
+    monkeypatch.setenv("GBSCORE_ENCODER_THREADS", "many")
+    with pytest.raises(ConfigError, match="GBSCORE_ENCODER_THREADS='many' is not a whole number"):
+        encoder_threads()
+
+
+def test_joblib_workers_see_their_share_of_the_cores(monkeypatch):
+    from joblib import Parallel, delayed
+
+    monkeypatch.delenv("GBSCORE_ENCODER_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = os.cpu_count()
+    inside = Parallel(n_jobs=2, backend="loky")(delayed(encoder_threads)() for _ in range(2))
+    assert inside == [max(1, cores // 2)] * 2
+
+
+def test_default_export_dir_sits_beside_the_embedding_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("GBSCORE_CACHE_DIR", str(tmp_path / "embeddings"))
+    assert default_export_dir() == tmp_path / "models"
+
+
+@pytest.mark.slow
+def test_max_chunks_keeps_head_and_tail_windows(minilm):
+    words = ["soil", "nitrogen", "harvest", "rain", "market", "loan", "tractor", "seed"]
+    text = "Start here. " + " ".join(words * 300) + " the end"
+    chunks, owner, _ = minilm.split_into_chunks([text])
+    assert len(chunks) > 4
+    for cap in (1, 2, 4):
+        capped, _, _ = clone(minilm).set_params(max_chunks=cap).split_into_chunks([text])
+        assert len(capped) == cap
+        assert capped[0] == chunks[0]
+        assert set(capped) <= set(chunks)
+        if cap > 1:
+            assert capped[-1] == chunks[-1] and capped[-1].endswith("the end")
+    head = clone(minilm).set_params(max_chunks=1).encode([text])
+    np.testing.assert_allclose(head, clone(minilm).set_params(truncate=True).encode([text]))
+
+
+@pytest.mark.slow
+def test_encode_restores_torch_threads_and_batching_does_not_change_vectors(minilm):
+    torch = pytest.importorskip("torch")
+    texts = ENGLISH + HINDI + ["word " * 700, ""]
+    before = torch.get_num_threads()
+    reference = minilm.encode(texts)
+    assert torch.get_num_threads() == before
+    one_by_one = clone(minilm).set_params(batch_size=1).encode(texts)
+    np.testing.assert_allclose(one_by_one, reference, atol=1e-5)
+
+
+# ------------------------------------------------ ONNX Runtime (needs gbscore[fast]), slow
+
+
+def _agreement_sample():
+    path = Path(_encoders.__file__).with_name("agreement_sample.json")
+    return [item["text"] for item in json.loads(path.read_text(encoding="utf-8"))["texts"]]
+
+
+@pytest.fixture(scope="module")
+def onnx_export_dir(tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("optimum.onnxruntime")
+    return tmp_path_factory.mktemp("models")
+
+
+def test_agreement_sample_is_packaged_and_varied():
+    texts = _agreement_sample()
+    assert 45 <= len(texts) <= 60 and "" in texts
+    assert any(any("\u0900" <= c <= "\u097f" for c in t) for t in texts)  # Devanagari
+    assert any(any("\u0b80" <= c <= "\u0bff" for c in t) for t in texts)  # Tamil
+    assert sum(len(t) > 4000 for t in texts) >= 5  # chunked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_onnx_agrees_with_torch_fp32_on_the_packaged_sample(minilm, onnx_export_dir, precision):
+    texts = _agreement_sample()
+    fast = clone(minilm).set_params(
+        backend="onnx", precision=precision, export_dir=str(onnx_export_dir)
+    )
+    cos = (fast.encode(texts) * minilm.encode(texts)).sum(axis=1)
+    print(
+        f"onnx {precision} vs torch fp32 on {len(texts)} texts: mean cosine {cos.mean():.4f}, "
+        f"1st percentile {np.percentile(cos, 1):.4f}, min {cos.min():.4f}"
+    )
+    assert cos.mean() >= 0.99
+    assert np.percentile(cos, 1) >= (0.999 if precision == "fp32" else 0.97)
+    identity = fast.identity()
+    assert identity["backend"] == "onnx"
+    assert (identity["quantization"] or "").startswith("int8w_") == (precision == "int8")
+    assert fast.identity_hash() != minilm.identity_hash()
+
+
+@pytest.mark.slow
+def test_auto_picks_onnx_int8_on_a_cpu_when_installed(onnx_export_dir):
+    enc = SentenceTransformerEncoder(device="cpu")  # backend="auto", precision="auto"
+    runtime = enc.runtime()
+    assert runtime["backend"] == "onnx" and runtime["quantization"].startswith("int8w_")
+    assert enc.identity()["quantization"] == runtime["quantization"]
+    fp32 = clone(enc).set_params(precision="fp32")
+    assert fp32.runtime()["quantization"] is None
+    assert (
+        len({e.identity_hash() for e in (enc, fp32, clone(enc).set_params(backend="torch"))}) == 3
+    )
+
+
+@pytest.mark.slow
+def test_onnx_export_is_made_once_and_reused(minilm, onnx_export_dir):
+    enc = clone(minilm).set_params(
+        backend="onnx", precision="int8", export_dir=str(onnx_export_dir)
+    )
+    enc.encode(["x"])
+    files = sorted(p for p in onnx_export_dir.rglob("*") if p.is_file())
+    assert any(p.name.startswith("model_int8w_") for p in files)
+    stamps = {p: p.stat().st_mtime_ns for p in files}
+    clear_caches(models=True)  # a new process, in effect
+    clone(enc).encode(["y"])
+    assert {p: p.stat().st_mtime_ns for p in files} == stamps
+    assert not [p for p in onnx_export_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_unwritable_export_dir_is_a_clear_error(minilm, onnx_export_dir, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    enc = clone(minilm).set_params(backend="onnx", precision="fp32", export_dir=str(blocker))
+    with pytest.raises(
+        EncoderUnavailableError, match="to backend='onnx' in .*not-a-folder.*failed"
+    ):
+        enc.encode(["x"])
