@@ -270,7 +270,9 @@ def test_cuda_matches_cpu():
 
 @pytest.fixture
 def no_onnxruntime(monkeypatch):
+    """As if neither gbscore[fast] nor gbscore[openvino] were installed."""
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setitem(sys.modules, "openvino", None)
     clear_caches(models=True)
     yield
     monkeypatch.undo()
@@ -291,7 +293,7 @@ def test_explicit_backend_without_its_packages_says_what_to_install(no_onnxrunti
         enc.encode(["x"])
 
 
-def test_auto_backend_falls_back_to_torch_when_onnx_is_missing(no_onnxruntime):
+def test_auto_backend_falls_back_to_torch_without_onnx_or_openvino(no_onnxruntime):
     enc = SentenceTransformerEncoder(backend="auto", device="cpu")
     assert enc.runtime() == {"device": "cpu", "backend": "torch", "quantization": None}
     assert enc.identity()["backend"] == "torch"
@@ -449,6 +451,25 @@ def test_onnx_agrees_with_torch_fp32_on_the_packaged_sample(minilm, onnx_export_
     assert identity["backend"] == "onnx"
     assert (identity["quantization"] or "").startswith("int8w_") == (precision == "int8")
     assert fast.identity_hash() != minilm.identity_hash()
+
+
+@pytest.mark.slow
+def test_openvino_agrees_with_torch_fp32_on_the_packaged_sample(minilm, tmp_path):
+    pytest.importorskip("openvino")
+    pytest.importorskip("optimum.intel.openvino")
+    texts = _agreement_sample()
+    fast = clone(minilm).set_params(backend="openvino", export_dir=str(tmp_path))
+    cos = (fast.encode(texts) * minilm.encode(texts)).sum(axis=1)
+    print(f"openvino fp32 vs torch fp32: mean cosine {cos.mean():.4f}, min {cos.min():.4f}")
+    assert cos.min() >= 0.999
+    assert fast.identity()["backend"] == "openvino" and fast.identity()["quantization"] is None
+    with pytest.raises(ValueError, match="'int8', which needs backend='onnx'"):
+        clone(fast).set_params(precision="int8").identity()
+
+
+def test_explicit_openvino_without_its_packages_says_what_to_install(no_onnxruntime):
+    with pytest.raises(MissingDependencyError, match=r'pip install "gbscore\[openvino\]"'):
+        SentenceTransformerEncoder(backend="openvino").identity()
 
 
 @pytest.mark.slow
