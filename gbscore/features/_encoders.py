@@ -420,6 +420,17 @@ def _torch_threads(torch, threads):
             torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def _quiet_logger(name):
+    log = logging.getLogger(name)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def _export_folder(root, name, folder, backend):
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.rsplit("/", 1)[-1]).strip("-.") or "model"
     return Path(root) / f"{slug}-{_weights_fingerprint(folder)[:16]}-{backend}"
@@ -487,7 +498,9 @@ def _ensure_exported(st, folder, name, root, backend, quantization):
         logger.info("Exporting %s to %s once, into %s.", name, backend, target)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=root))
         try:
-            _load_st(st, folder, device="cpu", backend=backend).save(str(tmp))
+            with _quiet_logger("sentence_transformers.backend"):
+                # Its advice to save the export points at the source folder; we save it here.
+                _load_st(st, folder, device="cpu", backend=backend).save(str(tmp))
             if not main_file.is_file():
                 if target.exists():  # left by a run killed mid-way: no main file in it
                     shutil.rmtree(target, ignore_errors=True)
