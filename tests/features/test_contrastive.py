@@ -9,8 +9,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import FeatureUnion
 
 from gbscore.exceptions import DataError, GbscoreError
-from gbscore.features import CharTfidfEncoder, metric_name_to_text
-from gbscore.features._contrastive import ContrastiveMatchFeatures
+from gbscore.features import CharTfidfEncoder, ContrastiveMatchFeatures, metric_name_to_text
 
 # metric -> (word forms of training conversations, word forms of test conversations): the same
 # stems inflected otherwise, so that no test text repeats a training phrasing while a character
