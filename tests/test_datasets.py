@@ -11,12 +11,13 @@ import pytest
 
 from gbscore.datasets import (
     DemoData,
+    _text,
     load_metric_embeddings,
     load_metric_names,
     make_judge_data,
     write_demo_data,
 )
-from gbscore.exceptions import ConfigError
+from gbscore.exceptions import ConfigError, DataError
 
 TEXT = ["metric_name", "system_prompt", "user_prompt", "response"]
 FILES = [
@@ -66,6 +67,16 @@ def test_packaged_embeddings_are_unit_norm_float32_rows():
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
     emb[:] = 0.0
     assert np.abs(load_metric_embeddings()).sum() > 0  # callers cannot corrupt the cache
+
+
+def test_a_missing_phrasebooks_file_says_to_reinstall(monkeypatch):
+    monkeypatch.setattr(_text, "PHRASEBOOKS_FILE", "no_such_phrasebooks.json")
+    _text.phrasebooks.cache_clear()
+    try:
+        with pytest.raises(DataError, match="no_such_phrasebooks.json.*reinstall gbscore"):
+            make_judge_data(n_train=5, n_test=5)
+    finally:
+        _text.phrasebooks.cache_clear()  # the next caller reads the real file again
 
 
 # --------------------------------------------------------------------------- shape and schema
