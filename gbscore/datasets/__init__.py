@@ -8,13 +8,8 @@ import logging
 import tempfile
 from pathlib import Path
 
-from ._generator import (
-    DemoData,
-    load_metric_embeddings,
-    load_metric_names,
-    make_judge_data,
-    write_demo_data,
-)
+from ._generator import DemoData, make_judge_data, write_demo_data
+from ._packaged import load_metric_embeddings, load_metric_names
 
 __all__ = [
     "DemoData",

@@ -40,9 +40,8 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
 
-from ..exceptions import DataError
+from ._packaged import packaged_bytes
 
 PHRASEBOOKS_FILE = "phrasebooks.json"
 
@@ -59,14 +58,7 @@ def _frozen(value):
 @cache
 def phrasebooks() -> dict:
     """Every text bank by its upper-case name; read from the package once per process."""
-    try:
-        raw = resources.files(__package__).joinpath(PHRASEBOOKS_FILE).read_bytes()
-    except (FileNotFoundError, OSError) as exc:
-        raise DataError(
-            f"the packaged file is missing or unreadable ({exc}); reinstall gbscore",
-            file=f"gbscore/datasets/{PHRASEBOOKS_FILE}",
-        ) from None
-    banks = json.loads(raw.decode("utf-8"))
+    banks = json.loads(packaged_bytes(PHRASEBOOKS_FILE).decode("utf-8"))
     banks.pop("description", None)
     banks = {key.upper(): _frozen(value) for key, value in banks.items()}
     banks["INDIC_DOMAINS"] = tuple(banks["INDIC_TOPICS"])
