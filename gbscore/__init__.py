@@ -4,6 +4,7 @@ sampling and gradient boosting.
 >>> from gbscore import build_pipeline, load_competition
 """
 
+from ._device import resolve_device
 from ._version import __version__
 from .augment import (
     BandLabels,
@@ -23,6 +24,7 @@ from .data import (
 from .exceptions import (
     ConfigError,
     DataError,
+    DeviceUnavailableError,
     EncoderUnavailableError,
     GbscoreError,
     MissingDependencyError,
@@ -38,12 +40,7 @@ from .features import (
 )
 from .mlp import MLPScoreRegressor
 from .model_selection import ConversationKFold, OOFPredictions, cross_val_oof, phrasing_groups
-from .models import (
-    CatBoostScoreRegressor,
-    LightGBMScoreRegressor,
-    RidgeScoreRegressor,
-    resolve_device,
-)
+from .models import CatBoostScoreRegressor, LightGBMScoreRegressor, RidgeScoreRegressor
 from .persist import load_model, save_model
 from .pipeline import ScorePipeline
 from .stacking import StackedScoreRegressor, evaluate
@@ -57,6 +54,7 @@ __all__ = [
     "ConfigError",
     "DEFAULT_CONFIG",
     "DataError",
+    "DeviceUnavailableError",
     "EmbeddingNoise",
     "EmbeddingFeaturizer",
     "EncoderUnavailableError",

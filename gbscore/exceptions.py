@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "ConfigError",
     "EncoderUnavailableError",
+    "DeviceUnavailableError",
     "MissingDependencyError",
     "UnknownMetricError",
     "ModelFileError",
@@ -59,6 +60,11 @@ class ConfigError(GbscoreError, ValueError):
 
 class EncoderUnavailableError(GbscoreError, RuntimeError):
     """A text encoder (model name or path) cannot be loaded offline."""
+
+
+class DeviceUnavailableError(GbscoreError, RuntimeError):
+    """A GPU (``device="cuda"``, ``"cuda:N"``, its alias ``"gpu"``, or ``"mps"``) was asked for
+    but cannot be used here; ``device="auto"`` or ``"cpu"`` runs on the CPU instead."""
 
 
 class UnknownMetricError(GbscoreError, ValueError):

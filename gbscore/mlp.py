@@ -25,6 +25,7 @@ from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._device import cuda_index, device_constraint, resolve_device
 from .exceptions import ConfigError, DataError
 
 __all__ = ["MLPScoreRegressor"]
@@ -249,9 +250,10 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
     label_noise : float, default=0.0
         Standard deviation of Gaussian noise added to the training targets, drawn afresh
         each epoch (in score units). Softens the 9/10 label spikes.
-    device : {"auto", "cpu", "cuda"}, default="auto"
-        ``"auto"`` trains on CUDA when torch sees a device, else on the CPU. ``"cuda"``
-        without a CUDA device raises :class:`~gbscore.exceptions.ConfigError`.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        ``"auto"`` trains on CUDA when torch sees a device, else on the CPU. ``"gpu"`` is an
+        alias of ``"cuda"``. ``"cuda"`` or ``"cuda:N"`` without that CUDA device raises
+        :class:`~gbscore.exceptions.DeviceUnavailableError`.
     n_jobs : int or None, default=1
         Torch CPU threads during ``fit`` and ``predict`` (restored afterwards; the setting is
         process-wide). ``None`` keeps torch's current setting. Results are reproducible for a
@@ -277,7 +279,7 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
     categorical_columns_ : list of str
         One-hot encoded columns, with their levels in ``categories_``.
     device_ : str
-        ``"cpu"`` or ``"cuda"``: where the network was trained.
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: where the network was trained.
     n_epochs_ : int
         Epochs run; ``best_epoch_`` is the one whose weights were kept (1-based).
     history_ : list of dict
@@ -319,7 +321,7 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
         "lr_patience": [Interval(numbers.Integral, 0, None, closed="left")],
         "max_grad_norm": [Interval(numbers.Real, 0, None, closed="neither")],
         "label_noise": [Interval(numbers.Real, 0, None, closed="left")],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "device": [device_constraint()],
         "n_jobs": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "clip": ["boolean"],
         "random_state": ["random_state"],
@@ -405,7 +407,7 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
         y = np.asarray(y, dtype=np.float64)
         # scikit-learn's check also rejects all-zero weights.
         w = _check_sample_weight(sample_weight, A, dtype=np.float64, ensure_non_negative=True)
-        self.device_ = self._resolve_device(torch)
+        self.device_ = resolve_device(self.device, library="torch", caller=type(self).__name__)
         self._find_layout(frame, names, A)
         dense, blocks = self._fit_transforms(A, frame, names, w)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -690,7 +692,8 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
         cached = getattr(self, "_net", None)
         if cached is not None:
             return cached[0], torch.device(cached[1])
-        device = "cuda" if self.device_ == "cuda" and torch.cuda.is_available() else "cpu"
+        # A model trained on a GPU predicts on one when there is one, else on the CPU.
+        device = "cuda" if self.device_ != "cpu" and torch.cuda.is_available() else "cpu"
         net = _torch_net_class()(**self.net_spec_)
         net.load_state_dict({k: torch.as_tensor(v) for k, v in self.state_dict_.items()})
         # Inference in float64: float32 matrix products round differently with the batch
@@ -840,18 +843,6 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
 
     # ---------------------------------------------------------- torch setup
 
-    def _resolve_device(self, torch):
-        has_cuda = bool(torch.cuda.is_available())
-        if self.device == "cuda" and not has_cuda:
-            raise ConfigError(
-                "MLPScoreRegressor: device='cuda' was asked for, but torch sees no CUDA device "
-                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}). "
-                "Use device='auto' (CUDA when present, else CPU) or device='cpu'."
-            )
-        if self.device == "auto":
-            return "cuda" if has_cuda else "cpu"
-        return self.device
-
     @contextlib.contextmanager
     def _threads(self, torch):
         if self.n_jobs is None:
@@ -867,7 +858,11 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
     @contextlib.contextmanager
     def _torch_context(self, torch, seed):
         """Seeded, and on the CPU deterministic, training; global torch state is restored."""
-        devices = [torch.cuda.current_device()] if self.device_ == "cuda" else []
+        index = cuda_index(self.device_)
+        if self.device_ == "cpu":
+            devices = []
+        else:
+            devices = [torch.cuda.current_device() if index is None else index]
         det_before = torch.are_deterministic_algorithms_enabled()
         warn_before = torch.is_deterministic_algorithms_warn_only_enabled()
         with torch.random.fork_rng(devices=devices), self._threads(torch):

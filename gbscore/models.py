@@ -1,15 +1,15 @@
-"""Regressors (LightGBM, CatBoost, Ridge) and GPU/CPU device resolution.
+"""Regressors (LightGBM, CatBoost, Ridge).
 
 Each regressor is a small scikit-learn estimator with explicit, tunable hyper-parameters that
 builds the library model in ``fit``. That keeps ``get_params``/``clone``/Optuna simple, lets
 ``fit`` hold out an inner validation split for early stopping (the pipeline passes only X, y),
 treats the ``metric_family`` column as categorical when present, and clips predictions to the
-judge's [0, 10] scale.
+judge's [0, 10] scale. Devices are resolved by :func:`gbscore._device.resolve_device` (re-exported
+here with ``cuda_available``) and translated into each library's words in ``fit``.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import numbers
 
@@ -23,6 +23,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._device import cuda_available, cuda_index, device_constraint, resolve_device
+
 __all__ = [
     "CatBoostScoreRegressor",
     "LightGBMScoreRegressor",
@@ -34,65 +36,6 @@ __all__ = [
 log = logging.getLogger("gbscore")
 
 CATEGORICAL_COLUMNS = ("metric_family",)
-
-
-@functools.cache
-def cuda_available():
-    """Whether a CUDA device is visible (via torch, which sentence-transformers already needs)."""
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:  # a broken torch install means no usable GPU, not a crash
-        return False
-
-
-@functools.cache
-def _lightgbm_gpu_works():
-    import lightgbm as lgb
-
-    try:
-        X = np.random.default_rng(0).normal(size=(64, 2))
-        lgb.train(
-            {"device_type": "gpu", "verbose": -1, "num_iterations": 1}, lgb.Dataset(X, X[:, 0])
-        )
-        return True, ""
-    except Exception as exc:  # LightGBMError: built without GPU support / no OpenCL device
-        return False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def resolve_device(device, *, library="catboost"):
-    """Turn ``"auto" | "cpu" | "gpu"`` into the device a library will use.
-
-    ``"auto"`` picks the GPU when one is usable and otherwise falls back to the CPU with one
-    log line saying why; it never raises on a machine without a GPU. ``"gpu"`` raises a clear
-    error when no GPU is usable.
-    """
-    if device not in ("auto", "cpu", "gpu"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', got {device!r}")
-    if device == "cpu":
-        return "cpu"
-    if library == "lightgbm":
-        ok, why = _lightgbm_gpu_works()
-        why = why or "LightGBM's GPU device is unusable"
-    else:
-        ok = cuda_available()
-        why = "no CUDA device is visible"
-    if ok:
-        return "gpu"
-    if device == "gpu":
-        raise RuntimeError(
-            f"device='gpu' was asked for {library}, but {why}. Use device='auto' or 'cpu'. "
-            "LightGBM's pip wheel has the OpenCL 'gpu' device; its CUDA device needs a source "
-            "build (cmake -DUSE_CUDA=1)."
-        )
-    _log_fallback(library, why)
-    return "cpu"
-
-
-@functools.cache
-def _log_fallback(library, why):
-    log.info("%s: device='auto' uses the CPU because %s", library, why)
 
 
 def _early_stopping_split(n, fraction, random_state):
@@ -146,8 +89,11 @@ class LightGBMScoreRegressor(_ScoreRegressor):
     early_stopping_fraction : float, default=0.1
         Share of the training rows held out to stop boosting; 0 disables early stopping.
     early_stopping_rounds : int, default=50
-    device : {"auto", "cpu", "gpu"}, default="auto"
-        ``gpu`` is LightGBM's OpenCL device (in the pip wheel). CUDA needs a source build.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        ``"cuda"`` trains on LightGBM's GPU device (``device_type="gpu"``; the PyPI wheel
+        reaches it through OpenCL, LightGBM's CUDA device needs a source build) and
+        ``"cuda:N"`` on its ``gpu_device_id=N``. ``"gpu"`` is an alias of ``"cuda"``.
+        ``"auto"`` uses the GPU when a one-round test fit on it works, else the CPU.
     n_jobs : int, default=-1
     clip : bool, default=True
         Clip predictions to [0, 10].
@@ -166,7 +112,7 @@ class LightGBMScoreRegressor(_ScoreRegressor):
         "reg_lambda": [Interval(numbers.Real, 0, None, closed="left")],
         "early_stopping_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "early_stopping_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [StrOptions({"auto", "cpu", "gpu"})],
+        "device": [device_constraint()],
         "n_jobs": [numbers.Integral],
         "clip": ["boolean"],
         "random_state": [numbers.Integral],
@@ -212,7 +158,10 @@ class LightGBMScoreRegressor(_ScoreRegressor):
 
         self._validate_params()
         X, y, sample_weight = self._check_fit_input(X, y, sample_weight)
-        self.device_ = resolve_device(self.device, library="lightgbm")
+        self.device_ = resolve_device(self.device, library="lightgbm", caller=type(self).__name__)
+        on_device = {"device_type": "cpu" if self.device_ == "cpu" else "gpu"}
+        if cuda_index(self.device_) is not None:
+            on_device["gpu_device_id"] = cuda_index(self.device_)
         model = lgb.LGBMRegressor(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
@@ -222,12 +171,12 @@ class LightGBMScoreRegressor(_ScoreRegressor):
             subsample_freq=1 if self.subsample < 1 else 0,
             colsample_bytree=self.colsample_bytree,
             reg_lambda=self.reg_lambda,
-            device_type=self.device_,
             n_jobs=self.n_jobs,
             random_state=self.random_state,
             deterministic=True,
             force_col_wise=True,
             verbose=-1,
+            **on_device,
             **(self.params or {}),
         )
         fit_kw = {
@@ -270,7 +219,10 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         ``"RMSEWithUncertainty"`` makes :meth:`predict_uncertainty` meaningful.
     early_stopping_fraction : float, default=0.1
     early_stopping_rounds : int, default=100
-    device : {"auto", "cpu", "gpu"}, default="auto"
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        ``"cuda"`` trains with ``task_type="GPU"``, ``"cuda:N"`` also with ``devices="N"``.
+        ``"gpu"`` is an alias of ``"cuda"``. ``"auto"`` uses the GPU when torch sees a CUDA
+        device, else the CPU.
     thread_count : int, default=-1
     clip : bool, default=True
     random_state : int, default=0
@@ -287,7 +239,7 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         "loss_function": [StrOptions({"RMSE", "RMSEWithUncertainty", "MAE", "Huber:delta=1.0"})],
         "early_stopping_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "early_stopping_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [StrOptions({"auto", "cpu", "gpu"})],
+        "device": [device_constraint()],
         "thread_count": [numbers.Integral],
         "clip": ["boolean"],
         "random_state": [numbers.Integral],
@@ -330,7 +282,7 @@ class CatBoostScoreRegressor(_ScoreRegressor):
 
         self._validate_params()
         X, y, sample_weight = self._check_fit_input(X, y, sample_weight)
-        self.device_ = resolve_device(self.device, library="catboost")
+        self.device_ = resolve_device(self.device, library="catboost", caller=type(self).__name__)
         if np.ptp(y) == 0:
             return self._fit_constant(y)
         cat = _categorical(X)
@@ -341,7 +293,7 @@ class CatBoostScoreRegressor(_ScoreRegressor):
             depth=self.depth,
             l2_leaf_reg=self.l2_leaf_reg,
             loss_function=self.loss_function,
-            task_type="GPU" if self.device_ == "gpu" else "CPU",
+            task_type="CPU" if self.device_ == "cpu" else "GPU",
             thread_count=self.thread_count,
             random_seed=self.random_state,
             allow_writing_files=False,
@@ -350,6 +302,8 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         )
         if self.rsm is not None and self.device_ == "cpu":
             kw["rsm"] = self.rsm
+        if cuda_index(self.device_) is not None:
+            kw["devices"] = str(cuda_index(self.device_))
         model = CatBoostRegressor(**kw)
         tr, val = _early_stopping_split(len(y), self.early_stopping_fraction, self.random_state)
         if val is not None and np.ptp(y[tr]) == 0:

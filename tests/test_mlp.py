@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from gbscore.exceptions import ConfigError, DataError, GbscoreError
+from gbscore.exceptions import ConfigError, DataError, DeviceUnavailableError, GbscoreError
 from gbscore.mlp import MLPScoreRegressor, _row_groups
 
 # Small and single-threaded: fast, and identical numbers on every run.
@@ -268,9 +268,14 @@ def test_cuda_without_cuda_raises_a_clear_error(data):
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is visible")
-    with pytest.raises(ConfigError, match=r"device='cuda'.*no CUDA device.*device='auto'") as exc:
+    with pytest.raises(
+        DeviceUnavailableError, match=r"device='cuda'.*no CUDA.*device='auto'"
+    ) as exc:
         MLPScoreRegressor(device="cuda", **TINY).fit(*data[:2])
     assert isinstance(exc.value, GbscoreError)
+    # "gpu", the word older config files use, is an alias of "cuda".
+    with pytest.raises(DeviceUnavailableError, match=r"device='gpu' \(an alias of 'cuda'\)"):
+        MLPScoreRegressor(device="gpu", **TINY).fit(*data[:2])
 
 
 def test_auto_device_uses_the_cpu_without_cuda(fitted):

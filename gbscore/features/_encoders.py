@@ -36,6 +36,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._device import device_constraint, resolve_device
 from .._optional import import_optional
 from ..exceptions import ConfigError, EncoderUnavailableError, MissingDependencyError
 from ._memory import cached_fingerprint, loaded_model
@@ -58,12 +59,8 @@ DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 #: The encoder recommended for the competition's multilingual (Indic + English) text.
 RECOMMENDED_MULTILINGUAL_MODEL = "sentence-transformers/paraphrase-multilingual-mpnet-base-v2"
 
-# Log the device "auto" resolved to once per process, not once per fold.
-_DEVICE_LOGGED: set[str] = set()
-
 # Bytes of each large file hashed (head, middle and tail) for the weights fingerprint.
 _FINGERPRINT_SAMPLE = 1 << 20
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def _as_text_list(texts, *, caller):
@@ -249,42 +246,6 @@ def _configured_max_seq_length(folder):
         return json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
     except (OSError, ValueError):
         return None
-
-
-def _resolve_device(device):
-    torch = import_optional("torch", purpose="The sentence-transformers encoder")
-    if device == "auto":
-        if torch.cuda.is_available():
-            resolved, reason = "cuda", f"torch sees {torch.cuda.device_count()} CUDA device(s)"
-        else:
-            resolved = "cpu"
-            reason = (
-                f"this torch build ({torch.__version__}) has no CUDA support"
-                if torch.version.cuda is None
-                else "torch.cuda.is_available() is False (no GPU visible)"
-            )
-        if resolved not in _DEVICE_LOGGED:
-            _DEVICE_LOGGED.add(resolved)
-            logger.info("Text encoder device='auto' resolved to %r: %s.", resolved, reason)
-        return resolved
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise EncoderUnavailableError(
-                f"device={device!r} was requested but CUDA is not available "
-                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}). "
-                "Use device='auto' (GPU when there is one, else CPU) or device='cpu'."
-            )
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise EncoderUnavailableError(
-                f"device={device!r} was requested but torch sees only "
-                f"{torch.cuda.device_count()} CUDA device(s)."
-            )
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise EncoderUnavailableError(
-            "device='mps' was requested but the MPS backend is not available; use 'auto' or 'cpu'."
-        )
-    return device
 
 
 # -- inference backends ------------------------------------------------------------------
@@ -579,7 +540,9 @@ class SentenceTransformerEncoder(BaseTextEncoder):
         is recommended.
     device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
         ``"auto"`` picks CUDA when torch sees a GPU, else the CPU (logged once at INFO
-        on the ``"gbscore"`` logger).
+        on the ``"gbscore"`` logger). ``"gpu"`` is an alias of ``"cuda"``. A GPU that
+        is asked for and cannot be used raises
+        :class:`~gbscore.exceptions.DeviceUnavailableError`.
     backend : {"auto", "torch", "onnx", "openvino"}, default="auto"
         The inference engine, through sentence-transformers' own ``backend=`` support.
         ``"onnx"`` (ONNX Runtime; ``pip install "gbscore[fast]"``) and ``"openvino"``
@@ -651,7 +614,7 @@ class SentenceTransformerEncoder(BaseTextEncoder):
 
     _parameter_constraints = {
         "model": [str, os.PathLike, None],
-        "device": [str],
+        "device": [device_constraint(mps=True)],
         "backend": [StrOptions({"auto", "torch", "onnx", "openvino"})],
         "precision": [StrOptions({"auto", "fp32", "int8"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -706,11 +669,6 @@ class SentenceTransformerEncoder(BaseTextEncoder):
 
     def _check_params(self):
         self._validate_params()
-        if not _DEVICE_PATTERN.match(self.device):
-            raise ValueError(
-                f"The 'device' parameter of {type(self).__name__} must be 'auto', 'cpu', "
-                f"'cuda', 'cuda:N' or 'mps'. Got {self.device!r} instead."
-            )
         if (
             self.chunk_tokens is not None
             and self.chunk_stride is not None
@@ -754,7 +712,8 @@ class SentenceTransformerEncoder(BaseTextEncoder):
 
     def _runtime(self):
         self._check_params()
-        device = _resolve_device(self.device)
+        import_optional("torch", purpose="The sentence-transformers encoder")
+        device = resolve_device(self.device, library="torch", mps=True, caller=type(self).__name__)
         backend = self.backend
         if backend == "auto":
             candidates = _AUTO_CPU_BACKENDS if device == "cpu" else ("torch",)

@@ -17,8 +17,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
+from gbscore import _device
 from gbscore.exceptions import (
     ConfigError,
+    DeviceUnavailableError,
     EncoderUnavailableError,
     GbscoreError,
     MissingDependencyError,
@@ -140,7 +142,7 @@ def test_weights_fingerprint_follows_content_not_location(tmp_path):
     ("params", "match"),
     [
         ({"batch_size": 0}, "'batch_size' parameter"),
-        ({"device": "gpu"}, "'device' parameter.*'gpu'"),
+        ({"device": "tpu"}, "'device' parameter.*'cuda:N'.*'tpu'"),
         ({"pooling": "median"}, "'pooling' parameter"),
         ({"chunk_tokens": 10, "chunk_stride": 10}, "'chunk_stride'.*smaller than chunk_tokens=10"),
     ],
@@ -173,8 +175,10 @@ def test_cuda_without_cuda_is_a_clear_error():
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is visible")
-    with pytest.raises(EncoderUnavailableError, match="device='cuda'.*CUDA is not available"):
+    with pytest.raises(DeviceUnavailableError, match="device='cuda'.*no CUDA.*device='cpu'"):
         SentenceTransformerEncoder(device="cuda").encode(["x"])
+    with pytest.raises(DeviceUnavailableError, match="device='gpu' \\(an alias of 'cuda'\\)"):
+        SentenceTransformerEncoder(device="gpu").encode(["x"])
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +203,7 @@ def test_real_model_encodes_offline(minilm, caplog):
 
 @pytest.mark.slow
 def test_auto_device_logs_its_choice(caplog):
-    _encoders._DEVICE_LOGGED.clear()
+    _device._log_auto.cache_clear()
     with caplog.at_level("INFO", logger="gbscore"):
         SentenceTransformerEncoder(backend="torch", show_progress=False).encode(["x"])
     assert any("device='auto' resolved to" in r.getMessage() for r in caplog.records)
