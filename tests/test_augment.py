@@ -334,3 +334,156 @@ def test_metric_names_accepts_an_array():
     sampler = NegativeSampler(metric_names=np.array(["a", "b", "c"]), random_state=0)
     sampler.fit_resample(X, [9.0, 9.0])
     assert set(sampler.metric_names_) == {"a", "b", "c"}
+
+
+# -- opposite and substitutable metrics -------------------------------------------------
+
+RELATION_METRICS = [
+    "rejection_rate/over_rejection",
+    "rejection_rate/under_rejection",
+    "rejection_rate",
+    "data_integrity",
+    "data_integrity_checks",
+    "bias_assessment",
+    "bias_detection",
+    "toxicity_level/explicit_toxicity",
+    "toxicity_level/group_targeted_toxicity",
+]
+
+
+def _relation_similarity():
+    n = len(RELATION_METRICS)
+    sim = np.full((n, n), 0.2)
+    sim[7, 8] = sim[8, 7] = 0.99  # siblings: nearest by their shared family words
+    sim[5, 6] = sim[6, 5] = 0.9  # the nearest pair across families
+    np.fill_diagonal(sim, 1.0)
+    return sim
+
+
+def _pairs(matrix):
+    return {
+        (RELATION_METRICS[i], RELATION_METRICS[j])
+        for i, j in zip(*np.nonzero(np.triu(matrix)), strict=True)
+    }
+
+
+def test_metric_relations_from_names_and_embeddings():
+    from gbscore.augment import metric_relations
+
+    opposite, subs = metric_relations(
+        RELATION_METRICS, _relation_similarity(), substitutable_quantile=0.97
+    )
+    assert _pairs(opposite) == {("rejection_rate/over_rejection", "rejection_rate/under_rejection")}
+    assert _pairs(subs) == {
+        ("rejection_rate/over_rejection", "rejection_rate"),  # family and member
+        ("rejection_rate/under_rejection", "rejection_rate"),
+        ("data_integrity", "data_integrity_checks"),  # 2 of 3 content words shared
+        ("bias_assessment", "bias_detection"),  # top cross-family similarity
+    }
+    for m in (opposite, subs):
+        np.testing.assert_array_equal(m, m.T)
+        assert not m.diagonal().any()
+    # quantile 1.0: names only.
+    _, names_only = metric_relations(
+        RELATION_METRICS, _relation_similarity(), substitutable_quantile=1.0
+    )
+    assert ("bias_assessment", "bias_detection") not in _pairs(names_only)
+
+
+def test_metric_relations_on_the_real_metric_names():
+    import json
+    from pathlib import Path
+
+    from gbscore.augment import metric_relations
+
+    data = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    if not (data / "metric_names.json").is_file():
+        pytest.skip("../shared/data is not here")
+    names = json.loads((data / "metric_names.json").read_text())
+    emb = np.load(data / "metric_name_embeddings.npy")
+    opposite, subs = metric_relations(names, emb @ emb.T)
+    got = {
+        frozenset(p)
+        for p in zip(*[np.asarray(names)[i] for i in np.nonzero(opposite)], strict=True)
+    }
+    assert (
+        frozenset(
+            (
+                "efficacy_to_content_filtering/false_positives",
+                "efficacy_to_content_filtering/false_negatives",
+            )
+        )
+        in got
+    )
+    assert (
+        frozenset(
+            (
+                "confidence_agreement/overconfident_incorrectness",
+                "confidence_agreement/underconfident_correctness",
+            )
+        )
+        in got
+    )
+    i, j = names.index("misuse"), names.index("misuse/instruction_misuse")
+    assert subs[i, j]
+    # Siblings stay merely related unless their own words overlap.
+    i, j = (
+        names.index("jailbreak/roleplay_based_jailbreak"),
+        names.index("jailbreak/prompt_injection_jailbreak"),
+    )
+    assert not subs[i, j] and not opposite[i, j]
+
+
+def test_similarity_policy_opposite_and_substitutable_bands():
+    n = 180
+    X = pd.DataFrame(
+        {
+            "metric_name": [RELATION_METRICS[i % len(RELATION_METRICS)] for i in range(n)],
+            "system_prompt": "",
+            "user_prompt": [f"question {i}" for i in range(n)],
+            "response": [f"answer {i}" for i in range(n)],
+        }
+    )
+    y = np.full(n, 10.0)
+    names = sorted(RELATION_METRICS)  # embedding rows are looked up by name, in any order
+    emb = pd.DataFrame(np.eye(len(names)), index=names)  # no embedding substitutes
+    bands = {"opposite": (0.5, 1.5), "substitutable": (8.5, 9.5)}
+    policy = SimilarityLabels(n_related=0, general_metrics=None, **bands)
+    s = NegativeSampler(swap_random=6, label_policy=policy, metric_embeddings=emb, random_state=0)
+    Xr, yr = s.fit_resample(X, y)
+    source = X["metric_name"].to_numpy()[s.sample_indices_]
+    target = Xr["metric_name"].to_numpy()
+    for rel, (lo, hi) in bands.items():
+        m = s.relation_ == rel
+        assert m.any(), rel
+        assert ((yr[m] >= lo) & (yr[m] <= hi)).all(), rel
+    opp = s.relation_ == "opposite"
+    assert {frozenset(p) for p in zip(source[opp], target[opp], strict=True)} == {
+        frozenset(("rejection_rate/over_rejection", "rejection_rate/under_rejection"))
+    }
+    sub = s.relation_ == "substitutable"
+    assert frozenset(("data_integrity", "data_integrity_checks")) in {
+        frozenset(p) for p in zip(source[sub], target[sub], strict=True)
+    }
+    # Without the bands those pairs fall back to related / unrelated.
+    plain = NegativeSampler(
+        swap_random=6,
+        label_policy=SimilarityLabels(n_related=0, general_metrics=None),
+        metric_embeddings=emb,
+        random_state=0,
+    )
+    plain.fit_resample(X, y)
+    assert set(plain.relation_[len(X) :]) <= {"related", "unrelated", "mismatch"}
+
+
+def test_relation_bands_round_trip_through_a_config_spec():
+    from gbscore.config import label_policy_from_spec, label_policy_to_spec
+
+    spec = {"kind": "similarity", "opposite": [0, 2], "substitutable": [7, 9.5]}
+    policy = label_policy_from_spec(spec)
+    assert policy.opposite == (0.0, 2.0) and policy.substitutable == (7.0, 9.5)
+    back = label_policy_to_spec(policy)
+    assert back["opposite"] == [0.0, 2.0] and back["substitutable"] == [7.0, 9.5]
+    assert label_policy_to_spec(SimilarityLabels())["opposite"] is None
+    with pytest.raises(ValueError, match="opposite"):
+        NegativeSampler(label_policy=SimilarityLabels(opposite=(5, 1))).fit_resample(*make_table())

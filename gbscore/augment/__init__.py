@@ -17,11 +17,19 @@ table, and the featurizer encodes each unique string once and looks the rest up.
 """
 
 from .._schema import conversation_groups, metric_family
-from ._labels import DEFAULT_GENERAL_METRICS, BandLabels, LabelPolicy, SimilarityLabels
+from ._labels import (
+    DEFAULT_GENERAL_METRICS,
+    OPPOSITE_WORDS,
+    BandLabels,
+    LabelPolicy,
+    SimilarityLabels,
+    metric_relations,
+)
 from ._samplers import STRATEGIES, EmbeddingNoise, NegativeSampler
 
 __all__ = [
     "DEFAULT_GENERAL_METRICS",
+    "OPPOSITE_WORDS",
     "STRATEGIES",
     "BandLabels",
     "EmbeddingNoise",
@@ -30,4 +38,5 @@ __all__ = [
     "SimilarityLabels",
     "conversation_groups",
     "metric_family",
+    "metric_relations",
 ]

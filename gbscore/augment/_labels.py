@@ -13,11 +13,100 @@ from sklearn.base import BaseEstimator
 
 from .._schema import metric_family
 
-__all__ = ["DEFAULT_GENERAL_METRICS", "BandLabels", "LabelPolicy", "SimilarityLabels"]
+__all__ = [
+    "DEFAULT_GENERAL_METRICS",
+    "OPPOSITE_WORDS",
+    "BandLabels",
+    "LabelPolicy",
+    "SimilarityLabels",
+    "metric_relations",
+]
 
 #: Substrings marking metrics that apply to any conversation (DOMAIN.md: fluency, grammar,
 #: relevance, accuracy, truthfulness stay fairly high when swapped in).
 DEFAULT_GENERAL_METRICS = ("fluency", "grammat", "relevance", "accuracy", "truthfulness")
+
+
+#: Word pairs that turn a metric into its opposite when swapped in its name
+#: (``rejection_rate/over_rejection`` vs ``rejection_rate/under_rejection``): a conversation
+#: written for one is a poor fit for the other, although the two names are near neighbours.
+OPPOSITE_WORDS = (
+    ("over", "under"),
+    ("overconfident", "underconfident"),
+    ("positive", "negative"),
+    ("positives", "negatives"),
+    ("correctness", "incorrectness"),
+    ("appropriate", "inappropriate"),
+    ("explicit", "implicit"),
+    ("direct", "indirect"),
+)
+# Words too common in metric names to say two metrics measure the same thing.
+_NAME_STOPWORDS = frozenset(
+    {"and", "or", "of", "the", "in", "to", "per", "for", "on", "vs", "rate", "score", "level"}
+)
+
+
+def _name_tokens(name):
+    words = str(name).lower().replace("/", "_").replace("-", "_").split("_")
+    return [w for w in words if w]
+
+
+def metric_relations(metric_names, similarity, *, substitutable_quantile=0.998):
+    """Name- and embedding-derived relations between metrics, as two boolean matrices.
+
+    * **opposite** ``[i, j]``: the two names have the same words in the same places except
+      for word pairs that are all in :data:`OPPOSITE_WORDS` (``over_rejection`` /
+      ``under_rejection``, ``overconfident_incorrectness`` / ``underconfident_correctness``).
+    * **substitutable** ``[i, j]``, never for an opposite pair:
+
+      - one metric is the other's family (``misuse`` and ``misuse/instruction_misuse``);
+      - or the content words of their last name parts overlap by more than half (Jaccard;
+        words such as "and", "rate" left out): ``data_integrity`` and
+        ``data_integrity_checks``. Last parts, because siblings share their family's words;
+      - or they are in different families and their similarity is in the top ``1 -
+        substitutable_quantile`` of all cross-family pairs: ``bias_assessment`` and
+        ``bias_detection``. Across families only, because embeddings of names put siblings
+        nearest by the family words they share, not by what they measure.
+
+    Parameters
+    ----------
+    metric_names : array-like of str of shape (n,)
+    similarity : ndarray of shape (n, n)
+    substitutable_quantile : float in [0, 1], default=0.998
+        ``1.0`` turns the embedding rule off.
+
+    Returns
+    -------
+    (opposite, substitutable) : two ndarrays of bool of shape (n, n), symmetric, False on the
+        diagonal.
+    """
+    names = [str(m) for m in metric_names]
+    n = len(names)
+    tokens = [_name_tokens(m) for m in names]
+    leaves = [set(_name_tokens(m.rsplit("/", 1)[-1])) - _NAME_STOPWORDS for m in names]
+    families = np.array([metric_family(m) for m in names], dtype=object)
+    antonyms = {frozenset(p) for p in OPPOSITE_WORDS}
+    opposite = np.zeros((n, n), dtype=bool)
+    substitutable = np.zeros((n, n), dtype=bool)
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = tokens[i], tokens[j]
+            if len(a) == len(b):
+                diff = [frozenset((x, y)) for x, y in zip(a, b, strict=True) if x != y]
+                if diff and all(d in antonyms for d in diff):
+                    opposite[i, j] = opposite[j, i] = True
+                    continue
+            union = leaves[i] | leaves[j]
+            overlap = len(leaves[i] & leaves[j]) / len(union) if union else 0.0
+            parent = names[i] == families[j] or names[j] == families[i]
+            if parent or overlap > 0.5:
+                substitutable[i, j] = substitutable[j, i] = True
+    cross = families[:, None] != families[None, :]
+    if cross.any() and substitutable_quantile < 1.0:
+        sim = np.asarray(similarity, dtype=np.float64)
+        near = cross & (sim >= np.quantile(sim[cross], substitutable_quantile))
+        substitutable |= near & near.T & ~opposite
+    return opposite, substitutable
 
 
 def _check_band(name, band):
@@ -89,6 +178,11 @@ class SimilarityLabels(LabelPolicy):
     * ``related``: same family, or among the ``n_related`` nearest metrics of the source in
       the similarity matrix: a middle band.
     * ``unrelated``: anything else: a low band.
+    * ``substitutable`` (when its band is given): the target measures nearly the same thing
+      as the source (:func:`metric_relations`): a high band. It wins over ``general``.
+    * ``opposite`` (when its band is given): the target is the source's opposite
+      (``over_rejection`` for an ``under_rejection`` conversation): a low band, although the
+      two are in one family.
     * ``mismatch``: the response belongs to another prompt: the lowest band, whatever the metric.
 
     A synthetic label never exceeds the source row's own score: a swap does not make a bad
@@ -98,6 +192,9 @@ class SimilarityLabels(LabelPolicy):
     ----------
     unrelated, related, general, mismatch : tuple of float
         ``(low, high)`` bands inside [0, 10].
+    opposite, substitutable : tuple of float or None, default=None
+        Bands of the two name-derived relations; ``None`` leaves those pairs in
+        ``related``/``unrelated``/``general``.
     n_related : int, default=5
         How many nearest metrics (by similarity) count as related.
     general_metrics : tuple of str or None, default=DEFAULT_GENERAL_METRICS
@@ -111,6 +208,8 @@ class SimilarityLabels(LabelPolicy):
         related=(4.0, 7.5),
         general=(6.0, 9.0),
         mismatch=(0.0, 3.0),
+        opposite=None,
+        substitutable=None,
         n_related=5,
         general_metrics=DEFAULT_GENERAL_METRICS,
     ):
@@ -118,12 +217,17 @@ class SimilarityLabels(LabelPolicy):
         self.related = related
         self.general = general
         self.mismatch = mismatch
+        self.opposite = opposite
+        self.substitutable = substitutable
         self.n_related = n_related
         self.general_metrics = general_metrics
 
+    def _bands(self):
+        names = ["unrelated", "related", "general", "mismatch", "opposite", "substitutable"]
+        return {n: _check_band(n, getattr(self, n)) for n in names if getattr(self, n) is not None}
+
     def fit(self, metric_names, similarity):
-        for name in ("unrelated", "related", "general", "mismatch"):
-            _check_band(name, getattr(self, name))
+        self._bands()
         if not isinstance(self.n_related, numbers.Integral) or self.n_related < 0:
             raise ValueError(f"n_related must be an integer >= 0, got {self.n_related!r}")
         super().fit(metric_names, similarity)
@@ -136,6 +240,7 @@ class SimilarityLabels(LabelPolicy):
             nearest = np.argsort(-sim, axis=1, kind="stable")[:, :k]
             related[np.arange(len(sim))[:, None], nearest] = True
         self.related_ = related
+        self.opposite_, self.substitutable_ = metric_relations(self.metric_names_, self.similarity_)
         subs = tuple(self.general_metrics or ())
         self.is_general_ = np.array(
             [any(s in str(m) for s in subs) for m in self.metric_names_], dtype=bool
@@ -144,14 +249,20 @@ class SimilarityLabels(LabelPolicy):
 
     def relation(self, source, target, strategy):
         out = np.where(self.related_[source, target], "related", "unrelated").astype(object)
-        out[self.is_general_[target]] = "general"
+        substitutable = np.zeros(len(out), dtype=bool)
+        if self.substitutable is not None:
+            substitutable = self.substitutable_[source, target]
+        out[self.is_general_[target] & ~substitutable] = "general"
+        out[substitutable] = "substitutable"
+        if self.opposite is not None:
+            out[self.opposite_[source, target]] = "opposite"
         out[np.asarray(strategy) == "response_mismatch"] = "mismatch"
         return out
 
     def label(self, relation, source_score, rng):
         labels = np.empty(len(relation))
-        for name in ("unrelated", "related", "general", "mismatch"):
+        # Fixed order: the same seed gives the same labels whichever relations occur.
+        for name, (low, high) in self._bands().items():
             mask = relation == name
-            low, high = _check_band(name, getattr(self, name))
             labels[mask] = rng.uniform(low, high, size=int(mask.sum()))
         return np.minimum(labels, source_score)
