@@ -12,7 +12,7 @@ checked by :func:`check_config`, built by :func:`build_pipeline`. ::
      "random_state": 0,
      "stack": {"models": ["lightgbm", "catboost", "ridge"],
                "meta": "nnls", "meta_alpha": 1.0, "meta_rows": "shift_aware",
-               "uncertainty": "residual"}}
+               "calibration": null, "uncertainty": "residual"}}
 
 ``params["augment__label_policy"]`` may be a JSON label-policy spec such as
 ``{"kind": "band", "band": [0, 4]}`` (:func:`label_policy_from_spec`), which is what tuning
@@ -87,6 +87,9 @@ DEFAULT_CONFIG = {
         "meta": "nnls",
         "meta_alpha": 1.0,
         "meta_rows": "shift_aware",
+        # null, "auto" (a monotone map of the output, kept when the stricter CV says it
+        # helps) or "isotonic" (always); see StackedScoreRegressor.
+        "calibration": None,
         "uncertainty": "residual",
     },
 }
@@ -157,6 +160,11 @@ def check_config(config, *, where=""):
             f"{where}cv.grouping={config['cv']['grouping']!r} is not one of {list(GROUPINGS)}"
         )
     _known("stack", config["stack"], _STACK_KEYS, where)
+    if config["stack"]["calibration"] not in (None, "auto", "isotonic"):
+        raise ConfigError(
+            f"{where}stack.calibration={config['stack']['calibration']!r} is not one of "
+            "null, 'auto', 'isotonic'"
+        )
     _known("features", config["features"], _FEATURE_KEYS, where)
     if not isinstance(config["features"]["contrastive"], bool):
         raise ConfigError(
@@ -471,6 +479,7 @@ def build_pipeline(config=None, *, metric_embeddings=None, cache_dir=None, show_
             random_state=config["random_state"],
         ),
         meta_rows=stack["meta_rows"],
+        calibration=stack["calibration"],
         uncertainty=stack["uncertainty"],
         random_state=config["random_state"],
         show_progress=show_progress,

@@ -26,16 +26,18 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .model_selection import check_cv, check_table, cross_val_oof
+from .model_selection import check_cv, check_table, cross_val_oof, rmse
 from .models import CATEGORICAL_COLUMNS
 from .pipeline import is_sampler, transform_prefix
 
 __all__ = [
     "StackedScoreRegressor",
+    "cross_fit_calibration",
     "cross_fit_meta",
     "evaluate",
     "feature_importance_table",
@@ -120,6 +122,45 @@ def meta_weights(meta):
     }
 
 
+#: "auto" keeps the monotone map only when it lowers the cross-fitted RMSE by this fraction:
+#: a map that wins by less is within the noise of refitting the folds.
+CALIBRATION_MIN_GAIN = 0.005
+
+
+def _isotonic():
+    return IsotonicRegression(y_min=0.0, y_max=10.0, increasing=True, out_of_bounds="clip")
+
+
+def cross_fit_calibration(pred, y, fold, mask):
+    """Out-of-fold monotone (isotonic) recalibration of out-of-fold predictions.
+
+    For each fold ``k`` an increasing map from prediction to score is fitted on the ``mask``
+    rows of the other folds and applied to fold ``k``'s rows, so scoring the result says
+    whether the map helps on rows it was not fitted on. The predictions themselves should be
+    out of fold (the stack's :func:`cross_fit_meta` column): its meta-learner for another fold
+    saw fold ``k``'s rows, a leak of a handful of linear weights that this check ignores.
+
+    Parameters
+    ----------
+    pred : ndarray of shape (n,)
+    y : ndarray of shape (n,)
+    fold : ndarray of shape (n,)
+        Fold of each row; rows with a negative fold are left as NaN.
+    mask : ndarray of bool of shape (n,)
+        Rows the maps are fitted on (for example the shift-aware rows).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    out = np.full(len(pred), np.nan)
+    for k in np.unique(fold[fold >= 0]):
+        train = mask & (fold != k) & (fold >= 0)
+        here = fold == k
+        out[here] = _isotonic().fit(pred[train], y[train]).predict(pred[here])
+    return out
+
+
 def _default_meta():
     # Non-negative weights with a free intercept: a base that only hurts gets weight 0.
     return LinearRegression(positive=True)
@@ -180,6 +221,13 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         splitter.
     meta_rows : {"shift_aware", "real"}, default="shift_aware"
         Rows the final estimator is fitted on (see :func:`fit_meta`).
+    calibration : {"auto", "isotonic"} or None, default=None
+        A monotone map of the stack's output onto the score, fitted on the stack's
+        cross-fitted out-of-fold rows of ``meta_rows`` (:func:`cross_fit_calibration`).
+        ``"auto"`` keeps it only when it lowers the out-of-fold RMSE (each fold mapped by a
+        fit on the other folds) by at least ``CALIBRATION_MIN_GAIN`` (0.5%);
+        ``"isotonic"`` always keeps it. The decision and both RMSEs are in
+        ``calibration_report_``.
     uncertainty : {"residual"} or None, default="residual"
         ``"residual"`` fits a small boosted model of the stack's squared out-of-fold error
         given the base predictions and their spread, used by :meth:`predict_uncertainty`.
@@ -204,6 +252,11 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         Out-of-fold predictions of every base plus the column ``"stack"`` (cross-fitted final
         estimator, see :func:`cross_fit_meta`).
     uncertainty_model_ : estimator or None
+    calibrator_ : IsotonicRegression or None
+        The monotone map applied after the final estimator, when calibration is used.
+    calibration_report_ : dict or None
+        ``{"rmse_uncalibrated", "rmse_calibrated", "used"}`` on the out-of-fold rows of
+        ``meta_rows`` (None without ``calibration``).
 
     Examples
     --------
@@ -225,6 +278,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         "final_estimator": [HasMethods(["fit", "predict"]), None],
         "cv": ["cv_object"],
         "meta_rows": [StrOptions(set(_ROW_SETS))],
+        "calibration": [StrOptions({"auto", "isotonic"}), None],
         "uncertainty": [StrOptions({"residual"}), None],
         "random_state": [numbers.Integral],
         "n_jobs": [numbers.Integral, None],
@@ -240,6 +294,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         final_estimator=None,
         cv=5,
         meta_rows="shift_aware",
+        calibration=None,
         uncertainty="residual",
         random_state=0,
         n_jobs=1,
@@ -251,6 +306,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         self.final_estimator = final_estimator
         self.cv = cv
         self.meta_rows = meta_rows
+        self.calibration = calibration
         self.uncertainty = uncertainty
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -338,10 +394,11 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         final = self.final_estimator if self.final_estimator is not None else _default_meta()
         self.final_estimator_ = fit_meta(oof, final, models, rows=self.meta_rows)
         stacked = cross_fit_meta(oof, final, models, rows=self.meta_rows)
+        mask = oof.rows_mask(self.meta_rows)
+        stacked = self._fit_calibration(oof, stacked, mask)
         self.oof_ = oof.with_column("stack", stacked)
         self.uncertainty_model_ = None
         if self.uncertainty == "residual":
-            mask = oof.rows_mask(self.meta_rows)
             # Poisson loss keeps the predicted squared error positive.
             self.uncertainty_model_ = HistGradientBoostingRegressor(
                 loss="poisson",
@@ -355,6 +412,30 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
                 (oof.y[mask] - stacked[mask]) ** 2,
             )
         return self
+
+    def _fit_calibration(self, oof, stacked, mask):
+        """Fit ``calibrator_`` when asked and useful; return the stack's out-of-fold column."""
+        self.calibrator_, self.calibration_report_ = None, None
+        if self.calibration is None:
+            return stacked
+        mapped = cross_fit_calibration(stacked, oof.y, oof.fold, mask)
+        before, after = rmse(oof.y[mask], stacked[mask]), rmse(oof.y[mask], mapped[mask])
+        used = self.calibration == "isotonic" or after < before * (1 - CALIBRATION_MIN_GAIN)
+        self.calibration_report_ = {
+            "rmse_uncalibrated": before,
+            "rmse_calibrated": after,
+            "used": bool(used),
+        }
+        log.info(
+            "stack calibration: out-of-fold RMSE %.4f -> %.4f with a monotone map: %s",
+            before,
+            after,
+            "used" if used else "not used",
+        )
+        if not used:
+            return stacked
+        self.calibrator_ = _isotonic().fit(stacked[mask], oof.y[mask])
+        return mapped
 
     def predict_bases(self, X):
         """Predictions of every refitted base, one column per base (shared prefixes once)."""
@@ -374,7 +455,9 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
     def combine(self, bases):
         """Stacked scores in [0, 10] from a frame of base predictions (:meth:`predict_bases`)."""
         check_is_fitted(self)
-        return np.clip(self.final_estimator_.predict(bases), 0.0, 10.0)
+        out = np.clip(self.final_estimator_.predict(bases), 0.0, 10.0)
+        calibrator = getattr(self, "calibrator_", None)  # absent in models saved before 0.3
+        return out if calibrator is None else calibrator.predict(out)
 
     def predict(self, X):
         """Stacked scores in [0, 10], one per row of the tidy table ``X``."""

@@ -516,3 +516,89 @@ def test_single_model_report(oof, tmp_path):
 def test_refitted_base_is_a_working_pipeline(stack, demo):
     pipe = stack.named_estimators_["ridge"]
     np.testing.assert_allclose(pipe.predict(demo.test), stack.predict_bases(demo.test)["ridge"])
+
+
+# -- monotone calibration ---------------------------------------------------------------
+
+
+def test_cross_fit_calibration_maps_each_fold_with_the_other_folds_only():
+    from sklearn.isotonic import IsotonicRegression
+
+    from gbscore.stacking import cross_fit_calibration
+
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 10, 600)
+    pred = 10 * (y / 10) ** 3 + rng.normal(0, 0.3, 600)  # monotone but badly scaled
+    fold = np.repeat([0, 1, 2], 200)
+    mask = np.ones(600, dtype=bool)
+    mapped = cross_fit_calibration(pred, y, fold, mask)
+    assert rmse(y, mapped) < 0.5 * rmse(y, pred)
+    # Fold 1's map is fitted on folds 0 and 2 only: changing fold 1's labels leaves it as is.
+    y_changed = y.copy()
+    y_changed[fold == 1] = 10 - y_changed[fold == 1]
+    again = cross_fit_calibration(pred, y_changed, fold, mask)
+    np.testing.assert_array_equal(again[fold == 1], mapped[fold == 1])
+    assert not np.allclose(again[fold == 0], mapped[fold == 0])
+    by_hand = IsotonicRegression(y_min=0, y_max=10, out_of_bounds="clip").fit(
+        pred[fold != 1], y[fold != 1]
+    )
+    np.testing.assert_allclose(mapped[fold == 1], by_hand.predict(pred[fold == 1]))
+    # Rows outside the mask never shape a map.
+    masked = mask & ~((fold == 0) & (y > 5))
+    partial = cross_fit_calibration(pred, y, fold, masked)
+    by_hand = IsotonicRegression(y_min=0, y_max=10, out_of_bounds="clip").fit(
+        pred[masked & (fold != 2)], y[masked & (fold != 2)]
+    )
+    np.testing.assert_allclose(partial[fold == 2], by_hand.predict(pred[fold == 2]))
+
+
+def test_stack_calibration_isotonic_is_applied_after_the_final_estimator(stack, oof, demo):
+    calibrated = clone(stack).set_params(calibration="isotonic")._fit_final(oof)
+    calibrated.named_estimators_ = stack.named_estimators_
+    bases = stack.predict_bases(demo.test)
+    raw = np.clip(calibrated.final_estimator_.predict(bases), 0, 10)
+    out = calibrated.combine(bases)
+    np.testing.assert_allclose(out, calibrated.calibrator_.predict(raw))
+    assert np.all(np.diff(out[np.argsort(raw, kind="stable")]) >= -1e-12)  # monotone
+    assert (out >= 0).all() and (out <= 10).all()
+    report = calibrated.calibration_report_
+    assert report["used"] is True
+    mask = oof.rows_mask("shift_aware")
+    # The out-of-fold "stack" column is the cross-fitted map, and the report scores it.
+    assert report["rmse_calibrated"] == pytest.approx(
+        rmse(oof.y[mask], calibrated.oof_.preds["stack"].to_numpy()[mask])
+    )
+    assert stack.calibrator_ is None and stack.calibration_report_ is None
+
+
+def test_stack_calibration_auto_keeps_the_map_only_when_it_helps(stack, oof):
+    from gbscore.stacking import CALIBRATION_MIN_GAIN
+
+    auto = clone(stack).set_params(calibration="auto")._fit_final(oof)
+    report = auto.calibration_report_
+    helps = report["rmse_calibrated"] < report["rmse_uncalibrated"] * (1 - CALIBRATION_MIN_GAIN)
+    assert report["used"] is helps
+    assert (auto.calibrator_ is not None) is helps
+    # A base that is a badly scaled monotone copy of the truth: the map must be kept.
+    distorted = oof.with_column("ridge", 10 * (oof.y / 10) ** 4)
+    only = clone(stack).set_params(
+        estimators=[("ridge", stack.estimators[2][1])], calibration="auto"
+    )
+    fitted = only._fit_final(distorted)
+    assert fitted.calibration_report_["used"] is True
+    # Held-out labels between the training folds' labels keep it from reaching 0.
+    assert (
+        fitted.calibration_report_["rmse_calibrated"]
+        < 0.9 * (fitted.calibration_report_["rmse_uncalibrated"])
+    )
+
+
+def test_config_calibration_reaches_the_stack_and_bad_values_are_refused(emb):
+    model = build_pipeline(
+        {**BASES["ridge"], "model": "stack", "stack": {"models": ["ridge"], "calibration": "auto"}},
+        metric_embeddings=emb,
+        show_progress=False,
+    )
+    assert model.calibration == "auto"
+    with pytest.raises(ConfigError, match="stack.calibration='always'"):
+        build_pipeline({"model": "stack", "stack": {"calibration": "always"}})
