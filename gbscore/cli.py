@@ -358,7 +358,7 @@ def run(
     if _is_stack(config):
         # The stack's own out-of-fold predictions are its cross-validation: no second CV.
         model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
-        oof, weights = model.oof_, meta_weights(model.final_estimator_)
+        oof, weights = model.oof_, meta_weights(model)
     elif cv_folds == 0:
         oof, weights = None, None
         model = _fit(config, data, cache_dir, quiet, timer)

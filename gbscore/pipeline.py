@@ -73,11 +73,18 @@ class ScorePipeline(_ImbPipeline):
     routing is not supported. Without ``route_sample_weight`` it is imbalanced-learn's fit.
     """
 
+    # imbalanced-learn's constraints, less transform_input (not a parameter here), plus ours.
+    _parameter_constraints: dict = {
+        **{k: v for k, v in _ImbPipeline._parameter_constraints.items() if k != "transform_input"},
+        "route_sample_weight": ["boolean"],
+    }
+
     def __init__(self, steps, *, route_sample_weight=False, memory=None, verbose=False):
         super().__init__(steps, memory=memory, verbose=verbose)
         self.route_sample_weight = route_sample_weight
 
     def fit(self, X, y=None, **params):
+        self._validate_params()
         if not self.route_sample_weight:
             return super().fit(X, y, **params)
         # imbalanced-learn has no public hook for a weight produced by a sampler, so the

@@ -344,6 +344,13 @@ def _summary_md(metrics, timings):
             + ", ".join(f"{k} {v:.3f}" for k, v in weights["weights"].items())
             + f", intercept {weights['intercept']:.3f}"
         )
+    calibration = (weights or {}).get("calibration")
+    if calibration:
+        lines.append(
+            "- monotone calibration of the stack: out-of-fold RMSE "
+            f"{_fmt(calibration['rmse_uncalibrated'])} -> {_fmt(calibration['rmse_calibrated'])}"
+            f", {'used' if calibration['used'] else 'not used'}"
+        )
     tp = metrics.get("test_predictions")
     if tp:
         lines.append(

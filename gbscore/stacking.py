@@ -110,7 +110,16 @@ def cross_fit_meta(oof, final_estimator=None, models=None, rows="shift_aware"):
 
 
 def meta_weights(meta):
-    """Weights and intercept of a fitted linear meta-learner as a JSON-ready dict."""
+    """Weights and intercept of a fitted linear meta-learner as a JSON-ready dict.
+
+    Given a fitted :class:`StackedScoreRegressor`, those of its final estimator, plus its
+    ``calibration_report_`` under ``"calibration"`` when it was fitted with calibration.
+    """
+    if isinstance(meta, StackedScoreRegressor):
+        out = meta_weights(meta.final_estimator_)
+        if getattr(meta, "calibration_report_", None) is not None:
+            out["calibration"] = dict(meta.calibration_report_)
+        return out
     names = [str(n) for n in getattr(meta, "feature_names_in_", [])]
     coef = getattr(meta, "coef_", None)
     if coef is None:
@@ -315,17 +324,27 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         self.show_progress = show_progress
 
     # sklearn's composition helpers (get_params of nested estimators) expect these names.
+    def _named_bases(self):
+        # Until fit validates it, ``estimators`` may hold anything: only (name, estimator)
+        # pairs expose and take nested parameters.
+        current = self.estimators if isinstance(self.estimators, list | tuple) else []
+        return {
+            p[0]: p[1]
+            for p in current
+            if isinstance(p, tuple) and len(p) == 2 and hasattr(p[1], "get_params")
+        }
+
     def get_params(self, deep=True):
         params = super().get_params(deep=False)
         if deep:
-            for name, est in self.estimators or []:
+            for name, est in self._named_bases().items():
                 params[name] = est
                 for key, value in est.get_params(deep=True).items():
                     params[f"{name}__{key}"] = value
         return params
 
     def set_params(self, **params):
-        names = dict(self.estimators or [])
+        names = self._named_bases()
         nested = {}
         for key in list(params):
             head, sep, rest = key.partition("__")
@@ -337,7 +356,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
                 ]
         super().set_params(**params)
         for name, kw in nested.items():
-            dict(self.estimators)[name].set_params(**kw)
+            self._named_bases()[name].set_params(**kw)
         return self
 
     def _check_estimators(self):
@@ -545,7 +564,7 @@ def evaluate(
             show_progress=show_progress,
         )
         fitted = clone(model)._fit_final(oof)
-        return fitted.oof_, meta_weights(fitted.final_estimator_)
+        return fitted.oof_, meta_weights(fitted)
     name = _model_name(model)
     oof = cross_val_oof(
         {name: model},

@@ -178,11 +178,6 @@ API_CHECKS = [
     check_do_not_raise_errors_in_init_or_set_params,
     check_param_validation,
 ]
-_STACK_SET_PARAMS_BUG = (
-    "BUG: StackedScoreRegressor.set_params reads the current estimators as (name, estimator) "
-    "pairs before setting anything, so once estimators holds anything else (-1, inf) every "
-    "set_params raises TypeError instead of leaving validation to fit (reported)"
-)
 API_EXPECTED_FAILURES = {
     "BandLabels": {
         "check_param_validation": (
@@ -197,17 +192,6 @@ API_EXPECTED_FAILURES = {
             "(X, y), and checks its bands and n_related in fit with its own messages; it "
             "declares no _parameter_constraints"
         ),
-    },
-    "ScorePipeline": {
-        "check_param_validation": (
-            "BUG: ScorePipeline inherits imbalanced-learn's _parameter_constraints, which name "
-            "transform_input (a parameter ScorePipeline.__init__ drops) and not "
-            "route_sample_weight (so route_sample_weight='yes' is accepted silently) (reported)"
-        ),
-    },
-    "StackedScoreRegressor": {
-        "check_do_not_raise_errors_in_init_or_set_params": _STACK_SET_PARAMS_BUG,
-        "check_set_params": _STACK_SET_PARAMS_BUG,
     },
 }
 

@@ -569,6 +569,9 @@ def test_stack_calibration_isotonic_is_applied_after_the_final_estimator(stack, 
         rmse(oof.y[mask], calibrated.oof_.preds["stack"].to_numpy()[mask])
     )
     assert stack.calibrator_ is None and stack.calibration_report_ is None
+    assert meta_weights(calibrated)["calibration"] == report
+    assert "calibration" not in meta_weights(stack)
+    assert meta_weights(stack)["weights"] == meta_weights(stack.final_estimator_)["weights"]
 
 
 def test_stack_calibration_auto_keeps_the_map_only_when_it_helps(stack, oof):
