@@ -222,7 +222,9 @@ def write_report(
     prediction stats, test RMSE when labels are given), ``cv_scores.csv``,
     ``per_bin_rmse.csv`` and ``per_bin_rmse.png``, ``oof_vs_true.png``,
     ``hist_predictions.png``, ``stack_weights.json``, ``feature_importances[_MODEL].csv`` and
-    ``feature_importances.png``, ``config.json``, ``timings.json`` and ``summary.md``.
+    ``feature_importances.png``, ``config.json``, ``timings.json``, ``summary.md``, and
+    ``report.html``: one self-contained page (the summary's tables, every plot embedded, the
+    timings) that any browser shows offline.
     """
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -286,6 +288,9 @@ def write_report(
     write_json(report_dir / "config.json", config)
     write_json(report_dir / "timings.json", timings)
     (report_dir / "summary.md").write_text(_summary_md(metrics, timings), encoding="utf-8")
+    (report_dir / "report.html").write_text(
+        _report_html(report_dir, metrics, timings), encoding="utf-8"
+    )
     return metrics
 
 
@@ -367,3 +372,87 @@ def _summary_md(metrics, timings):
     lines += ["", "## Timings (seconds)", ""]
     lines += [f"- {k}: {_fmt(v)}" for k, v in timings.items()]
     return "\n".join(lines) + "\n"
+
+
+# The plots report.html embeds, in this order, with their headings.
+_HTML_PLOTS = (
+    ("hist_predictions.png", "Predicted score distribution"),
+    ("hist_test_models.png", "Test predictions per model"),
+    ("per_bin_rmse.png", "CV RMSE per true-score bin"),
+    ("oof_vs_true.png", "Out-of-fold prediction vs truth"),
+    ("feature_importances.png", "Feature importances"),
+)
+_HTML_STYLE = (
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
+    "th:first-child,td:first-child{text-align:left}img{max-width:100%}"
+)
+
+
+def _html_table(rows, index_name):
+    """An HTML table of ``{row name: {column: value}}``, floats to 3 decimals."""
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = index_name
+    return frame.to_html(float_format=lambda v: f"{v:.3f}", border=0, na_rep="-")
+
+
+def _report_html(report_dir, metrics, timings):
+    """One self-contained page: the summary's tables, the plots inlined, the timings."""
+    import base64
+    import html
+
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>gbscore report</title>",
+        f"<style>{_HTML_STYLE}</style></head><body><h1>gbscore report</h1>",
+    ]
+    cv = metrics.get("cv")
+    if cv:
+        parts.append(
+            f"<p>Cross-validation of <b>{esc(str(cv['model']))}</b>: {cv['n_real']} held-out "
+            f"real rows and {cv['n_shifted']} mismatched pairs built from them.</p>"
+        )
+        for grouping, key in (
+            (cv.get("grouping", ""), "cv_models"),
+            ("conversation", "cv_models_conversation"),
+        ):
+            if metrics.get(key):
+                parts.append(f"<h2>CV RMSE, folds grouped by {esc(str(grouping))}</h2>")
+                parts.append(_html_table(metrics[key], "model"))
+        bins = {
+            p["bin"]: {
+                "n (plain)": p["n"],
+                "RMSE plain": p["rmse"],
+                "n (shift-aware)": s["n"],
+                "RMSE shift-aware": s["rmse"],
+            }
+            for p, s in zip(cv["per_bin_plain"], cv["per_bin_shift"], strict=True)
+        }
+        parts.append(f"<h2>Per true-score bin ({esc(str(cv['model']))})</h2>")
+        parts.append(_html_table(bins, "true-score bin"))
+    weights = metrics.get("stack_weights") or {}
+    if "weights" in weights:
+        parts.append("<h2>Stack</h2>")
+        rows = {m: {"weight": w} for m, w in weights["weights"].items()}
+        rows["(intercept)"] = {"weight": weights["intercept"]}
+        parts.append(_html_table(rows, f"meta-learner ({esc(str(weights['meta']))})"))
+        if weights.get("calibration"):
+            parts.append(_html_table({"stack": weights["calibration"]}, "monotone calibration"))
+    if metrics.get("test_predictions"):
+        parts.append("<h2>Test set</h2>")
+        parts.append(_html_table({"predictions": metrics["test_predictions"]}, ""))
+    if metrics.get("test"):
+        tests = {"submitted": metrics["test"], **(metrics.get("test_models") or {})}
+        parts.append(_html_table(tests, "test RMSE (labels given)"))
+    for name, title in _HTML_PLOTS:
+        path = Path(report_dir) / name
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            parts.append(
+                f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{data}'>"
+            )
+    parts.append("<h2>Timings (seconds)</h2>")
+    parts.append(_html_table({k: {"seconds": v} for k, v in timings.items()}, "step"))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
