@@ -1,11 +1,14 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from gbscore import GbscoreError, build_pipeline
 from gbscore.augment import conversation_groups
 from gbscore.datasets import make_judge_data
+from gbscore.features import BaseTextEncoder, clear_memory_cache
 from gbscore.model_selection import (
     ConversationKFold,
     cross_val_oof,
@@ -202,3 +205,39 @@ def test_refit_returns_models_fitted_on_all_rows():
         np.mean(fitted["m"].named_steps["augment"].fit_resample(X, y)[1])
     )
     assert oof.n_splits == 3
+
+
+class HashEncoder(BaseTextEncoder):
+    """A deterministic, model-free encoder (a real one a user could write): 8 hashed bytes."""
+
+    def encode(self, texts, *, show_progress=None):
+        import hashlib
+
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest()[:8], np.uint8) for t in texts]
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), 8) / 255.0
+
+    def identity(self):
+        return {"encoder": "HashEncoder", "dim": 8}
+
+
+def _shards(folder):
+    return sorted(p.name for p in Path(folder).rglob("shards/*.npz"))
+
+
+def test_parallel_folds_read_the_featurizers_own_warm_cache(tmp_path):
+    """The warm-up before parallel folds must use a featurizer's own cache directory: encoding
+    into the run's directory instead re-encodes every text of a warm cache (a full cold
+    encode)."""
+    demo = make_judge_data(n_train=90, n_test=5, random_state=0)
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    own, run_dir = tmp_path / "own", tmp_path / "run"
+    pipe = _counting_pipeline(demo).set_params(
+        features__embed__encoder=HashEncoder(), features__embed__cache_dir=str(own)
+    )
+    clone(pipe.named_steps["features"]).fit(X, y).transform(X)  # fill its own cache
+    filled = _shards(own)
+    assert filled
+    clear_memory_cache()
+    cross_val_oof({"m": pipe}, X, y, cv=2, n_jobs=2, cache_dir=run_dir, show_progress=False)
+    assert _shards(own) == filled  # every text was there: nothing encoded again
+    assert _shards(run_dir) == []  # and nothing went to the run's directory

@@ -152,11 +152,14 @@ def _featurizer_keys(estimator):
     return {k: v for k, v in params.items() if isinstance(v, EmbeddingFeaturizer)}
 
 
-def _warm_embeddings(estimators, X, cache_dir):
-    """Encode the distinct strings of ``X`` once, here, into ``cache_dir``.
+def _warm_embeddings(estimators, X):
+    """Encode the distinct strings of ``X`` once, here, into each featurizer's own cache.
 
     Worker processes then read vectors from disk instead of each encoding the same texts
-    again. Encoders fitted on the data (char TF-IDF) depend on the fold and are skipped.
+    again. Every featurizer has a cache directory by now (:func:`_with_cache_dir` gives the
+    run's to those without one); a featurizer's own directory is kept, since it may already
+    hold the vectors. Encoders fitted on the data (char TF-IDF) depend on the fold and are
+    skipped.
     """
     seen = set()
     for est in estimators.values():
@@ -165,12 +168,14 @@ def _warm_embeddings(estimators, X, cache_dir):
             if getattr(encoder, "requires_fit", False):
                 continue
             key = json.dumps(
-                encoder.identity() if encoder is not None else None, sort_keys=True, default=repr
+                [encoder.identity() if encoder is not None else None, str(fz.cache_dir)],
+                sort_keys=True,
+                default=repr,
             )
             if key in seen:
                 continue
             seen.add(key)
-            clone(fz).set_params(cache_dir=str(cache_dir)).fit(X).transform(X)
+            clone(fz).fit(X).transform(X)
 
 
 # Thread-count parameters of the regressors; -1/None/0 mean "every core".
@@ -394,7 +399,7 @@ def cross_val_oof(
                 workers = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
                 work = _limit_threads(work, min(workers, len(splits) + int(refit)))
             t0 = time.perf_counter()
-            _warm_embeddings(work, X, work_cache)
+            _warm_embeddings(work, X)
             timings = {"embed_warmup": time.perf_counter() - t0}
         else:
             work = estimators if cache_dir is None else _with_cache_dir(estimators, cache_dir)
