@@ -78,7 +78,7 @@ def _tree_rss_sampler(pid, stop, out):
     out["tree_peak_bytes"] = peak
 
 
-def gbscore_run(data_dir, cache_dir, report_dir, n_jobs, timeout):
+def gbscore_run(data_dir, cache_dir, report_dir, n_jobs, timeout, config=None):
     """Run `gbscore run` in a child; returns wall seconds, peak RSS (MB) and the report dir."""
     cmd = [
         sys.executable, "-c", _RUNNER,
@@ -87,6 +87,8 @@ def gbscore_run(data_dir, cache_dir, report_dir, n_jobs, timeout):
         "--report-dir", str(report_dir), "--out", str(Path(report_dir) / "submission.csv"),
         "--n-jobs", str(n_jobs), "--quiet",
     ]  # fmt: skip
+    if config is not None:
+        cmd += ["--config", str(config)]
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -152,6 +154,7 @@ def main(argv=None):
         "--n-jobs", type=int, default=-1, help="`gbscore run --n-jobs` (default -1)."
     )
     parser.add_argument("--skip-cold", action="store_true", help="Leave out the cold-cache run.")
+    parser.add_argument("--config", type=Path, default=None, help="`gbscore run --config`.")
     parser.add_argument("--timeout", type=int, default=4 * 3600, help="Seconds per run.")
     args = parser.parse_args(argv)
 
@@ -162,13 +165,17 @@ def main(argv=None):
     if not args.skip_cold:
         cold_cache = Path(tempfile.mkdtemp(prefix="gbscore-cold-cache-"))
         print(f"cold run (empty cache {cold_cache}) ...", flush=True)
-        cold = gbscore_run(args.data_dir, cold_cache, work / "cold", args.n_jobs, args.timeout)
+        cold = gbscore_run(
+            args.data_dir, cold_cache, work / "cold", args.n_jobs, args.timeout, args.config
+        )
         print(f"  {cold['seconds']:.1f} s", flush=True)
         warm_cache = warm_cache or cold_cache
     if warm_cache is None:
         raise SystemExit("--skip-cold needs --cache-dir (a warm cache)")
     print(f"warm run (cache {warm_cache}) ...", flush=True)
-    warm = gbscore_run(args.data_dir, warm_cache, work / "warm", args.n_jobs, args.timeout)
+    warm = gbscore_run(
+        args.data_dir, warm_cache, work / "warm", args.n_jobs, args.timeout, args.config
+    )
     print(f"  {warm['seconds']:.1f} s", flush=True)
 
     metrics = json.loads((warm["report"] / "metrics.json").read_text())
