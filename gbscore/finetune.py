@@ -39,7 +39,9 @@ from ._schema import conversation_text
 from ._version import __version__
 from .exceptions import ConfigError, DataError, EncoderUnavailableError, MissingDependencyError
 from .features import metric_name_to_text
-from .features._encoders import _load_st, _resolve_model, _unavailable_message
+from .features._st_model import load_sentence_transformer as _load_st
+from .features._st_model import resolve_model as _resolve_model
+from .features._st_model import unavailable_message as _unavailable_message
 
 __all__ = ["finetune_encoder", "training_pairs", "CHECKPOINT_DIR", "INFO_FILE"]
 

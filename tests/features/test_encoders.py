@@ -33,6 +33,7 @@ from gbscore.features import (
     default_export_dir,
     encoder_threads,
 )
+from gbscore.features._st_model import resolve_model, weights_fingerprint
 
 HINDI = ["नमस्ते, आप कैसे हैं?", "मुझे खाद के बारे में बताइए", "यह एक परीक्षण वाक्य है"]
 TAMIL = ["வணக்கம், எப்படி இருக்கிறீர்கள்?", "உரம் பற்றி சொல்லுங்கள்", "இது ஒரு சோதனை வாக்கியம்"]
@@ -121,7 +122,7 @@ def test_init_only_stores_params_and_identity_does_not_load_weights():
 
 
 def test_weights_fingerprint_follows_content_not_location(tmp_path):
-    source = _encoders._resolve_model(None)[1]
+    source = resolve_model(None)[1]
 
     def light_copy(target):
         # Small files copied, the weights linked: same content, another location.
@@ -130,12 +131,12 @@ def test_weights_fingerprint_follows_content_not_location(tmp_path):
             (target / weights.name).symlink_to(weights)
         return target
 
-    original = _encoders._weights_fingerprint(source)
-    assert _encoders._weights_fingerprint(light_copy(tmp_path / "copy")) == original
+    original = weights_fingerprint(source)
+    assert weights_fingerprint(light_copy(tmp_path / "copy")) == original
     changed = light_copy(tmp_path / "changed")
     config = changed / "config.json"
     config.write_text(config.read_text().replace("}", ', "note": 1}', 1))
-    assert _encoders._weights_fingerprint(changed) != original
+    assert weights_fingerprint(changed) != original
 
 
 @pytest.mark.parametrize(
