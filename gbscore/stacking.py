@@ -488,13 +488,17 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         Learned from the stack's cross-fitted out-of-fold errors (real rows and mismatched
         pairs), given the base predictions and how much the bases disagree.
         """
+        return self.uncertainty_from_bases(self.predict_bases(X))
+
+    def uncertainty_from_bases(self, bases):
+        """:meth:`predict_uncertainty` from a frame of base predictions (:meth:`predict_bases`)."""
         check_is_fitted(self)
         if self.uncertainty_model_ is None:
             raise ValueError(
                 "this stack was fitted with uncertainty=None; refit with uncertainty='residual'"
             )
-        P = self.predict_bases(X)
-        return np.sqrt(np.maximum(self.uncertainty_model_.predict(_uncertainty_features(P)), 0.0))
+        features = _uncertainty_features(bases)
+        return np.sqrt(np.maximum(self.uncertainty_model_.predict(features), 0.0))
 
     def feature_importances(self):
         """Feature importances of every base regressor by feature name: ``{base: DataFrame}``."""
