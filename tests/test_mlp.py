@@ -11,7 +11,8 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gbscore.exceptions import ConfigError, DataError, DeviceUnavailableError, GbscoreError
-from gbscore.mlp import MLPScoreRegressor, _row_groups
+from gbscore.mlp import MLPScoreRegressor
+from gbscore.mlp._layout import row_groups
 
 # Small and single-threaded: fast, and identical numbers on every run.
 TINY = {
@@ -200,7 +201,7 @@ def test_inner_split_keeps_each_conversation_on_one_side(fitted, data):
     A = X.to_numpy(dtype=np.float32)
     tr, val = fitted._inner_split(A, seed=0)
     conv_cols = [X.columns.get_loc(c) for c in fitted.conversation_columns_["response__"]]
-    groups = _row_groups(A[:, conv_cols])
+    groups = row_groups(A[:, conv_cols])
     assert len(val) > 0 and len(np.unique(groups)) == 150
     assert not set(groups[tr]) & set(groups[val])
 
