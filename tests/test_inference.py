@@ -85,5 +85,5 @@ class _DropsARow(RegressorMixin, BaseEstimator):
 
 
 def test_a_model_that_loses_rows_is_refused(demo):
-    with pytest.raises(GbscoreError, match=r"returned 9 scores for rows 10\.\.19"):
+    with pytest.raises(GbscoreError, match=r"returned 9 scores for rows 0\.\.9 \(10 rows\)"):
         predict_table(_DropsARow(), demo.test, batch_rows=10)
