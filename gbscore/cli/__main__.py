@@ -1,0 +1,5 @@
+"""``python -m gbscore.cli``: the ``gbscore`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,431 @@
+"""The commands that train, evaluate and apply a model: run, train, cv, predict."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ..exceptions import GbscoreError
+from ._options import Timer, parallel_options, setup_logging, train_options
+
+__all__ = ["cv", "predict", "run", "train"]
+
+log = logging.getLogger("gbscore")
+
+
+def _load_config(path, *, model=None, encoder=None, seed=None):
+    """The run's config: the file (or the defaults), then the command-line overrides."""
+    from ..config import check_config, load_config, merge_config
+
+    config = load_config(path) if path else check_config(None)
+    override = {}
+    if model is not None:
+        override["model"] = model
+    if seed is not None:
+        override["random_state"] = seed
+    merged = merge_config(config, override)
+    if encoder is not None:
+        # The whole section is replaced: another kind's settings mean nothing to this encoder.
+        merged["encoder"] = {"kind": "sentence-transformers", "model": encoder}
+    return check_config(merged, where="command line")
+
+
+def _test_labels(data):
+    from ..data import load_test_labels
+
+    if data.root is None or not Path(data.root).is_dir():
+        return None
+    path = Path(data.root) / "test_labels.csv"
+    return load_test_labels(path) if path.is_file() else None
+
+
+def _build(config, data, cache_dir, quiet, n_jobs=1, dask_address=None):
+    from ..config import build_pipeline
+    from ..stacking import StackedScoreRegressor
+
+    model = build_pipeline(
+        config,
+        metric_embeddings=data.metric_embedding_table(),
+        cache_dir=cache_dir,
+        show_progress=not quiet,
+    )
+    if isinstance(model, StackedScoreRegressor):
+        model.set_params(n_jobs=n_jobs, dask_address=dask_address)
+    return model
+
+
+def _importances(model):
+    """Feature importances by name: ``{base model: DataFrame}`` (empty when unavailable)."""
+    from ..stacking import StackedScoreRegressor, feature_importance_table
+
+    if isinstance(model, StackedScoreRegressor):
+        return model.feature_importances()
+    table = feature_importance_table(model) if hasattr(model, "steps") else None
+    return {} if table is None else {model.steps[-1][1].__class__.__name__: table}
+
+
+def _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model, encoder):
+    from ..datasets import load_or_make_demo
+    from ..features import default_cache_dir
+
+    setup_logging(quiet)
+    config = _load_config(config_path, model=model, encoder=encoder, seed=seed)
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    timer = Timer()
+    with timer.step("load data"):
+        data = load_or_make_demo(
+            data_dir,
+            demo_dir=Path(report_dir) / "demo-data",
+            demo_size=demo_size,
+            random_state=config["random_state"],
+        )
+    log.info(
+        "train %d rows, test %s rows, %s metrics",
+        len(data.train),
+        "no" if data.test is None else len(data.test),
+        "?" if data.metric_names is None else len(data.metric_names),
+    )
+    return config, cache_dir, timer, data
+
+
+def _is_stack(config):
+    return config.get("model") == "stack"
+
+
+def _cv(config, data, cache_dir, quiet, timer, n_jobs=1, dask_address=None, grouping=None):
+    """Out-of-fold predictions (for a stack: of each base plus the stack) and stack weights."""
+    from ..config import build_cv, merge_config
+    from ..stacking import evaluate
+
+    model = _build(config, data, cache_dir, quiet)
+    if grouping is not None:
+        config = merge_config(config, {"cv": {"grouping": grouping}})
+    cv = build_cv(config)
+    with timer.step(f"{cv.n_splits}-fold shift-aware CV ({cv.grouping} folds)"):
+        return evaluate(
+            model,
+            data.train.drop(columns="score"),
+            data.train["score"].to_numpy(),
+            cv=cv,
+            random_state=config["random_state"],
+            n_jobs=n_jobs,
+            dask_address=dask_address,
+            show_progress=not quiet,
+        )
+
+
+def _fit(config, data, cache_dir, quiet, timer, n_jobs=1, dask_address=None):
+    model = _build(config, data, cache_dir, quiet, n_jobs, dask_address)
+    what = (
+        f"stack: {config['cv']['n_splits']}-fold out-of-fold predictions + refit"
+        if _is_stack(config)
+        else "fit"
+    )
+    with timer.step(f"{what} on all train rows"):
+        model.fit(data.train.drop(columns="score"), data.train["score"].to_numpy())
+    return model
+
+
+def _metadata(config, data):
+    return {
+        "config": config,
+        "metric_names": data.metric_names,
+        "n_train": len(data.train),
+        # The folder's name only: a model file holds no path of the machine that trained it.
+        "data_dir": None if data.root is None else Path(data.root).name,
+    }
+
+
+def _predict_and_write(model, test, out, timer, *, uncertainty=False):
+    """Predict the test rows and write the submission; returns (scores, base scores or None)."""
+    from ..data import write_submission
+    from ..stacking import StackedScoreRegressor
+
+    bases = None
+    with timer.step("predict test"):
+        if isinstance(model, StackedScoreRegressor):
+            bases = model.predict_bases(test)
+            pred = model.combine(bases)
+        else:
+            pred = model.predict(test)
+        pred = np.asarray(pred, dtype=float)
+        sd = model.predict_uncertainty(test) if uncertainty else None
+    if len(pred) != len(test):
+        raise GbscoreError(f"the model returned {len(pred)} predictions for {len(test)} test rows")
+    write_submission(pred, out, n_test=len(test), uncertainty=sd)
+    log.info(
+        "wrote %s (%d rows%s)",
+        out,
+        len(pred),
+        ", with an uncertainty column" if sd is not None else "",
+    )
+    return pred, bases
+
+
+def _echo_scores(oof):
+    scores = oof.scores()
+    click.echo(f"{'model':<12} {'CV RMSE plain':>14} {'shift-aware':>12} {'mismatched only':>16}")
+    for name, row in scores.iterrows():
+        click.echo(
+            f"{name:<12} {row.rmse_plain:>14.3f} {row.rmse_shift:>12.3f} "
+            f"{row.rmse_shifted_only:>16.3f}"
+        )
+
+
+@click.command()
+@train_options
+@parallel_options
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("submission.csv"),
+    show_default=True,
+    help="Submission CSV to write (ID,score).",
+)
+@click.option(
+    "--model-out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to save the fitted model [default: REPORT_DIR/model.joblib].",
+)
+@click.option(
+    "--cv-folds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Folds of the shift-aware CV [default: config cv.n_splits]. For the stack these are its "
+    "out-of-fold folds (at least 2); for a single model 0 skips CV.",
+)
+@click.option(
+    "--uncertainty",
+    is_flag=True,
+    help="Add an 'uncertainty' column (predicted error SD) to the CSV.",
+)
+def run(
+    data_dir,
+    config_path,
+    cache_dir,
+    report_dir,
+    demo_size,
+    seed,
+    model_kind,
+    encoder,
+    quiet,
+    n_jobs,
+    dask_address,
+    out,
+    model_out,
+    cv_folds,
+    uncertainty,
+):
+    """Train (the stack by default), cross-validate, predict the test set, write the report."""
+    from ..persist import save_model
+    from ..report import write_report
+    from ..stacking import meta_weights
+
+    config, cache_dir, timer, data = _prepare(
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
+    )
+    if data.test is None:
+        raise GbscoreError(
+            f"{data.root}: no test_data.json found; `gbscore run` needs it (or use `gbscore train`)"
+        )
+    if cv_folds is not None:
+        if _is_stack(config) and cv_folds < 2:
+            raise click.BadParameter(
+                "the stack needs at least 2 folds for its out-of-fold predictions",
+                param_hint="--cv-folds",
+            )
+        config["cv"]["n_splits"] = cv_folds if cv_folds >= 2 else config["cv"]["n_splits"]
+    if _is_stack(config):
+        # The stack's own out-of-fold predictions are its cross-validation: no second CV.
+        model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
+        oof, weights = model.oof_, meta_weights(model)
+    elif cv_folds == 0:
+        oof, weights = None, None
+        model = _fit(config, data, cache_dir, quiet, timer)
+    else:
+        oof, weights = _cv(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
+        model = _fit(config, data, cache_dir, quiet, timer)
+    pred, bases = _predict_and_write(model, data.test, out, timer, uncertainty=uncertainty)
+    model_out = model_out or Path(report_dir) / "model.joblib"
+    with timer.step("save model"):
+        save_model(model, model_out, metadata=_metadata(config, data))
+    if oof is not None:
+        oof.save(Path(report_dir) / "oof.npz")
+    timer["total"] = round(sum(timer.values()), 2)
+    metrics = write_report(
+        report_dir,
+        config=config,
+        timings=timer,
+        oof=oof,
+        stack_weights=weights,
+        test_pred=pred,
+        test_base_preds=bases,
+        test_labels=_test_labels(data),
+        feature_importances=_importances(model),
+        extra={"submission": str(out), "model": str(model_out)},
+    )
+    click.echo(f"submission: {out}")
+    click.echo(f"report:     {report_dir}/ (summary.md, metrics.json, *.png)")
+    click.echo(f"model:      {model_out}")
+    if oof is not None:
+        _echo_scores(oof)
+    if "test" in metrics:
+        click.echo(f"test RMSE (from test_labels.csv) {metrics['test']['rmse']:.3f}")
+    click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timer.items()))
+
+
+@click.command()
+@train_options
+@parallel_options
+@click.option(
+    "--model-out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where to save the fitted model.",
+)
+def train(
+    data_dir,
+    config_path,
+    cache_dir,
+    report_dir,
+    demo_size,
+    seed,
+    model_kind,
+    encoder,
+    quiet,
+    n_jobs,
+    dask_address,
+    model_out,
+):
+    """Fit the model (the stack by default) on all train rows and save it."""
+    from ..persist import save_model
+
+    config, cache_dir, timer, data = _prepare(
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
+    )
+    model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
+    save_model(model, model_out, metadata=_metadata(config, data))
+    click.echo(f"model: {model_out}")
+
+
+@click.command()
+@train_options
+@parallel_options
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Number of folds [default: config cv.n_splits].",
+)
+@click.option(
+    "--grouping",
+    type=click.Choice(["both", "phrasing", "conversation"]),
+    default="both",
+    show_default=True,
+    help="How folds are grouped: clusters of similar phrasing (strict: what new texts look "
+    "like), identical conversations, or both side by side.",
+)
+def cv(
+    data_dir,
+    config_path,
+    cache_dir,
+    report_dir,
+    demo_size,
+    seed,
+    model_kind,
+    encoder,
+    quiet,
+    n_jobs,
+    dask_address,
+    folds,
+    grouping,
+):
+    """Cross-validate each model (every stack base and the stack): plain and shift-aware RMSE."""
+    from ..report import write_report
+
+    config, cache_dir, timer, data = _prepare(
+        data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
+    )
+    if folds is not None:
+        config["cv"]["n_splits"] = folds
+    groupings = ["phrasing", "conversation"] if grouping == "both" else [grouping]
+    results = {
+        g: _cv(config, data, cache_dir, quiet, timer, n_jobs, dask_address, g) for g in groupings
+    }
+    oof, weights = results[groupings[0]]
+    other = results[groupings[1]][0] if len(groupings) > 1 else None
+    oof.save(Path(report_dir) / "oof.npz")
+    write_report(
+        report_dir,
+        config=config,
+        timings=timer,
+        oof=oof,
+        oof_conversation=other,
+        stack_weights=weights,
+    )
+    for g in groupings:
+        click.echo(f"folds grouped by {g}:")
+        _echo_scores(results[g][0])
+    click.echo(f"report: {report_dir}/")
+
+
+@click.command()
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="A model saved by `gbscore train` or `gbscore run`. Only load files you trust.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Directory holding test_data.json (and metric_names.json to check names).",
+)
+@click.option(
+    "--test",
+    "test_file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A test_data.json file (instead of --data-dir).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("submission.csv"), show_default=True
+)
+@click.option(
+    "--uncertainty",
+    is_flag=True,
+    help="Add an 'uncertainty' column (predicted error SD); without it the CSV is exactly "
+    "ID,score.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Embedding cache directory on this machine [default: $GBSCORE_CACHE_DIR or "
+    "~/.cache/gbscore/embeddings]. Model files hold no path of the machine that trained them.",
+)
+@click.option("--quiet", is_flag=True)
+def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, quiet):
+    """Predict with a saved model and write the submission CSV."""
+    from ..data import load_competition, load_records
+    from ..persist import load_model
+
+    setup_logging(quiet)
+    if (data_dir is None) == (test_file is None):
+        raise click.UsageError("give exactly one of --data-dir and --test")
+    if data_dir is not None:
+        data = load_competition(data_dir)
+        if data.test is None:
+            raise GbscoreError(f"{data_dir}: no test_data.json found")
+        test = data.test
+    else:
+        test = load_records(test_file, require_score=None)
+    model, _ = load_model(model_path, cache_dir=cache_dir)
+    _predict_and_write(model, test, out, Timer(), uncertainty=uncertainty)
+    click.echo(f"submission: {out}")
