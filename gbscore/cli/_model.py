@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import click
-import numpy as np
 
 from ..exceptions import GbscoreError
 from ._options import Timer, parallel_options, setup_logging, train_options
@@ -139,22 +138,15 @@ def _metadata(config, data):
     }
 
 
-def _predict_and_write(model, test, out, timer, *, uncertainty=False):
-    """Predict the test rows and write the submission; returns (scores, base scores or None)."""
+def _predict_and_write(model, test, out, timer, *, uncertainty=False, batch_rows=None):
+    """Predict the test rows in batches and write the submission; returns (scores, bases)."""
     from ..data import write_submission
-    from ..stacking import StackedScoreRegressor
+    from ..inference import DEFAULT_BATCH_ROWS, predict_table
 
-    bases = None
     with timer.step("predict test"):
-        if isinstance(model, StackedScoreRegressor):
-            bases = model.predict_bases(test)
-            pred = model.combine(bases)
-        else:
-            pred = model.predict(test)
-        pred = np.asarray(pred, dtype=float)
-        sd = model.predict_uncertainty(test) if uncertainty else None
-    if len(pred) != len(test):
-        raise GbscoreError(f"the model returned {len(pred)} predictions for {len(test)} test rows")
+        pred, bases, sd = predict_table(
+            model, test, batch_rows=batch_rows or DEFAULT_BATCH_ROWS, uncertainty=uncertainty
+        )
     write_submission(pred, out, n_test=len(test), uncertainty=sd)
     log.info(
         "wrote %s (%d rows%s)",
@@ -269,13 +261,13 @@ def run(
         extra={"submission": str(out), "model": str(model_out)},
     )
     click.echo(f"submission: {out}")
-    click.echo(f"report:     {report_dir}/ (summary.md, metrics.json, *.png)")
     click.echo(f"model:      {model_out}")
     if oof is not None:
         _echo_scores(oof)
     if "test" in metrics:
         click.echo(f"test RMSE (from test_labels.csv) {metrics['test']['rmse']:.3f}")
     click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timer.items()))
+    click.echo(f"report:     {Path(report_dir) / 'report.html'}")
 
 
 @click.command()
@@ -370,7 +362,7 @@ def cv(
     for g in groupings:
         click.echo(f"folds grouped by {g}:")
         _echo_scores(results[g][0])
-    click.echo(f"report: {report_dir}/")
+    click.echo(f"report: {Path(report_dir) / 'report.html'}")
 
 
 @click.command()
@@ -410,8 +402,14 @@ def cv(
     help="Embedding cache directory on this machine [default: $GBSCORE_CACHE_DIR or "
     "~/.cache/gbscore/embeddings]. Model files hold no path of the machine that trained them.",
 )
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rows scored at a time (memory is bounded by one batch) [default: 20000].",
+)
 @click.option("--quiet", is_flag=True)
-def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, quiet):
+def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, batch_rows, quiet):
     """Predict with a saved model and write the submission CSV."""
     from ..data import load_competition, load_records
     from ..persist import load_model
@@ -427,5 +425,5 @@ def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, quiet)
     else:
         test = load_records(test_file, require_score=None)
     model, _ = load_model(model_path, cache_dir=cache_dir)
-    _predict_and_write(model, test, out, Timer(), uncertainty=uncertainty)
+    _predict_and_write(model, test, out, Timer(), uncertainty=uncertainty, batch_rows=batch_rows)
     click.echo(f"submission: {out}")
