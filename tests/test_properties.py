@@ -35,7 +35,7 @@ from gbscore.data import load_competition
 from gbscore.datasets import load_metric_names
 from gbscore.exceptions import GbscoreError
 
-MODEL_KINDS = ("ridge", "lightgbm", "catboost")
+MODEL_KINDS = ("ridge", "lightgbm", "catboost", "mlp", "stack")
 
 # Small boosters and the model-free encoder keep one fit to a few seconds.
 FAST = {
@@ -46,6 +46,18 @@ MODEL_PARAMS = {
     "ridge": {},
     "lightgbm": {"model__n_estimators": 15, "model__n_jobs": 1},
     "catboost": {"model__iterations": 15, "model__thread_count": 1},
+    "mlp": {"model__hidden": 16, "model__max_epochs": 5, "model__bilinear_rank": 4},
+    "stack": {},
+}
+# The stack: two small bases on 2 folds (the default stack's folds and meta-learner).
+STACK = {
+    "cv": {"n_splits": 2},
+    "stack": {
+        "models": {
+            "ridge": {"model": "ridge"},
+            "lightgbm": {"model": "lightgbm", "params": MODEL_PARAMS["lightgbm"]},
+        }
+    },
 }
 
 _EXPLORE = os.environ.get("GBSCORE_HYPOTHESIS_EXPLORE") == "1"
@@ -214,7 +226,12 @@ def check_scores_every_row(kind, case, known=None):
     An error listed in :data:`KNOWN_FAILURES` is appended to ``known`` (when given) instead
     of raised.
     """
-    config = {**FAST, "model": kind, "params": MODEL_PARAMS[kind]}
+    config = {
+        **FAST,
+        "model": kind,
+        "params": MODEL_PARAMS[kind],
+        **(STACK if kind == "stack" else {}),
+    }
     try:
         with tempfile.TemporaryDirectory() as tmp:
             data = _write(tmp, case)
@@ -274,4 +291,6 @@ def test_every_model_scores_every_test_row(kind):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_every_model_scores_every_test_row_many_cases(kind):
-    _run_property(kind, max_examples=40, max_train=120)
+    # The stack fits every base per fold and the MLP trains a network: fewer cases keep CI's
+    # slow suite within minutes.
+    _run_property(kind, max_examples=8 if kind in ("stack", "mlp") else 40, max_train=120)
