@@ -26,22 +26,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-import psutil
+# The child-process runner and the process-tree RSS sampler of bench_run (same folder).
+from bench_run import _RUNNER, _tree_rss_sampler
 
 from gbscore.data import load_competition
 
 REPO = Path(__file__).resolve().parents[1]
-
-# One `gbscore predict` in a fresh interpreter, so RUSAGE_CHILDREN covers that run only.
-_RUNNER = """
-import json, resource, subprocess, sys, time
-start = time.perf_counter()
-rc = subprocess.call(sys.argv[1:])
-seconds = time.perf_counter() - start
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"rc": rc, "seconds": seconds, "maxrss_kib": usage.ru_maxrss,
-                  "cpu_seconds": usage.ru_utime + usage.ru_stime}))
-"""
 
 
 def write_load_file(data_dir, rows, out_dir):
@@ -71,22 +61,6 @@ def write_load_file(data_dir, rows, out_dir):
     return out_dir
 
 
-def _tree_peak(pid, stop, out):
-    peak = 0
-    try:
-        root = psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return
-    while not stop.is_set():
-        try:
-            procs = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
-        except psutil.NoSuchProcess:
-            pass
-        stop.wait(0.25)
-    out["tree_peak_bytes"] = peak
-
-
 def run_predict(model, data_dir, cache_dir, out, batch_rows):
     cmd = [
         sys.executable, "-c", _RUNNER,
@@ -100,7 +74,9 @@ def run_predict(model, data_dir, cache_dir, out, batch_rows):
     env.setdefault("HF_HUB_OFFLINE", "1")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
     stop, sampled = threading.Event(), {}
-    sampler = threading.Thread(target=_tree_peak, args=(proc.pid, stop, sampled), daemon=True)
+    sampler = threading.Thread(
+        target=_tree_rss_sampler, args=(proc.pid, stop, sampled), daemon=True
+    )
     sampler.start()
     stdout, _ = proc.communicate()
     stop.set()
