@@ -1,19 +1,7 @@
-"""Cross-validated stacking over scoring pipelines, like scikit-learn's StackingRegressor.
+"""The stacked regressor: bases cross-fitted, a final estimator on their out-of-fold columns.
 
-::
-
-    out-of-fold predictions = cross_val_oof(bases): every base on identical held-out rows
-                              (real rows and mismatched pairs built from them, folds grouped
-                              by phrasing cluster)
-    final_estimator         = fitted on the out-of-fold columns (by default non-negative
-                              least squares with a free intercept)
-    bases                   = every base refitted on all rows (in the same parallel batch)
-
-Why the held-out rows include mismatched pairs: the test set this problem is scored on pairs
-many conversations with a metric that does not fit them (DOMAIN.md), so a meta-learner fitted
-on real rows only would learn to trust whichever model predicts ~9 everywhere. The synthetic
-rows of the *training* augmentation never reach the meta-learner: they were seen by the models
-that predict them.
+Also what a fitted stack reports about itself: the final estimator's weights
+(:func:`meta_weights`) and each base's feature importances (:func:`feature_importance_table`).
 """
 
 from __future__ import annotations
@@ -26,87 +14,28 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .model_selection import check_cv, check_table, cross_val_oof, rmse
-from .models import CATEGORICAL_COLUMNS
-from .pipeline import is_sampler, transform_prefix
+from ..model_selection import check_cv, check_table, cross_val_oof, rmse
+from ..models import CATEGORICAL_COLUMNS
+from ..pipeline import is_sampler, transform_prefix
+from ._meta import (
+    CALIBRATION_MIN_GAIN,
+    cross_fit_calibration,
+    cross_fit_meta,
+    default_meta,
+    fit_meta,
+    isotonic_map,
+    meta_frame,
+    uncertainty_features,
+)
 
-__all__ = [
-    "StackedScoreRegressor",
-    "cross_fit_calibration",
-    "cross_fit_meta",
-    "evaluate",
-    "feature_importance_table",
-    "fit_meta",
-    "meta_weights",
-]
+__all__ = ["StackedScoreRegressor", "feature_importance_table", "meta_weights"]
 
 log = logging.getLogger("gbscore")
 
 _ROW_SETS = ("shift_aware", "real")
-
-
-def _meta_frame(oof, models, mask):
-    return oof.preds.loc[mask, models].reset_index(drop=True)
-
-
-def _check_meta_args(oof, models, rows):
-    models = oof.models if models is None else list(models)
-    unknown = [m for m in models if m not in oof.models]
-    if unknown or not models:
-        raise ValueError(
-            f"models {unknown or models} are not among the out-of-fold columns {oof.models}"
-        )
-    return models, oof.rows_mask(rows)
-
-
-def fit_meta(oof, final_estimator=None, models=None, rows="shift_aware"):
-    """Fit a clone of the meta-learner on out-of-fold predictions.
-
-    Parameters
-    ----------
-    oof : OOFPredictions
-    final_estimator : regressor, default=None
-        ``None``: ``LinearRegression(positive=True)``.
-    models : list of str, optional
-        Columns to combine (default: all).
-    rows : {"shift_aware", "real"}, default="shift_aware"
-        ``"shift_aware"``: the held-out real rows and the held-out mismatched pairs (what the
-        test set looks like); ``"real"``: held-out real rows only.
-
-    Returns
-    -------
-    fitted regressor (its ``feature_names_in_`` are the model names)
-    """
-    models, mask = _check_meta_args(oof, models, rows)
-    est = clone(final_estimator if final_estimator is not None else _default_meta())
-    return est.fit(_meta_frame(oof, models, mask), oof.y[mask])
-
-
-def cross_fit_meta(oof, final_estimator=None, models=None, rows="shift_aware"):
-    """Honest out-of-fold predictions of the stack itself, clipped to [0, 10].
-
-    The meta-learner for fold ``k`` is fitted on the other folds' rows only, then predicts
-    fold ``k``'s rows (real and shifted). Scoring these gives the stack's CV RMSE without
-    scoring the meta-learner on its own training rows.
-
-    Returns
-    -------
-    ndarray of shape (len(oof.y),)
-    """
-    models, mask = _check_meta_args(oof, models, rows)
-    out = np.full(len(oof.y), np.nan)
-    for k in np.unique(oof.fold[oof.fold >= 0]):
-        train = mask & (oof.fold != k)
-        meta_k = clone(final_estimator if final_estimator is not None else _default_meta())
-        meta_k.fit(_meta_frame(oof, models, train), oof.y[train])
-        here = oof.fold == k
-        out[here] = np.clip(meta_k.predict(_meta_frame(oof, models, here)), 0.0, 10.0)
-    return out
 
 
 def meta_weights(meta):
@@ -129,55 +58,6 @@ def meta_weights(meta):
         "weights": dict(zip(names, map(float, np.ravel(coef)), strict=True)),
         "intercept": float(np.ravel(getattr(meta, "intercept_", 0.0))[0]),
     }
-
-
-#: "auto" keeps the monotone map only when it lowers the cross-fitted RMSE by this fraction:
-#: a map that wins by less is within the noise of refitting the folds.
-CALIBRATION_MIN_GAIN = 0.005
-
-
-def _isotonic():
-    return IsotonicRegression(y_min=0.0, y_max=10.0, increasing=True, out_of_bounds="clip")
-
-
-def cross_fit_calibration(pred, y, fold, mask):
-    """Out-of-fold monotone (isotonic) recalibration of out-of-fold predictions.
-
-    For each fold ``k`` an increasing map from prediction to score is fitted on the ``mask``
-    rows of the other folds and applied to fold ``k``'s rows, so scoring the result says
-    whether the map helps on rows it was not fitted on. The predictions themselves should be
-    out of fold (the stack's :func:`cross_fit_meta` column): its meta-learner for another fold
-    saw fold ``k``'s rows, a leak of a handful of linear weights that this check ignores.
-
-    Parameters
-    ----------
-    pred : ndarray of shape (n,)
-    y : ndarray of shape (n,)
-    fold : ndarray of shape (n,)
-        Fold of each row; rows with a negative fold are left as NaN.
-    mask : ndarray of bool of shape (n,)
-        Rows the maps are fitted on (for example the shift-aware rows).
-
-    Returns
-    -------
-    ndarray of shape (n,)
-    """
-    out = np.full(len(pred), np.nan)
-    for k in np.unique(fold[fold >= 0]):
-        train = mask & (fold != k) & (fold >= 0)
-        here = fold == k
-        out[here] = _isotonic().fit(pred[train], y[train]).predict(pred[here])
-    return out
-
-
-def _default_meta():
-    # Non-negative weights with a free intercept: a base that only hurts gets weight 0.
-    return LinearRegression(positive=True)
-
-
-def _uncertainty_features(P):
-    A = P.to_numpy(dtype=np.float64)
-    return np.column_stack([A, A.std(axis=1), A.mean(axis=1)])
 
 
 def feature_importance_table(pipe):
@@ -367,7 +247,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"estimator names must be unique and not 'stack'; got {names}")
 
     def _final(self):
-        return clone(self.final_estimator if self.final_estimator is not None else _default_meta())
+        return clone(self.final_estimator if self.final_estimator is not None else default_meta())
 
     def fit(self, X, y):
         """Out-of-fold predictions, final estimator, and the refit of every base.
@@ -410,7 +290,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
     def _fit_final(self, oof):
         """Fit the final estimator and the uncertainty model on out-of-fold predictions."""
         models = [n for n, _ in self.estimators]
-        final = self.final_estimator if self.final_estimator is not None else _default_meta()
+        final = self.final_estimator if self.final_estimator is not None else default_meta()
         self.final_estimator_ = fit_meta(oof, final, models, rows=self.meta_rows)
         stacked = cross_fit_meta(oof, final, models, rows=self.meta_rows)
         mask = oof.rows_mask(self.meta_rows)
@@ -427,7 +307,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
                 min_samples_leaf=40,
                 random_state=self.random_state,
             ).fit(
-                _uncertainty_features(_meta_frame(oof, models, mask)),
+                uncertainty_features(meta_frame(oof, models, mask)),
                 (oof.y[mask] - stacked[mask]) ** 2,
             )
         return self
@@ -453,7 +333,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         )
         if not used:
             return stacked
-        self.calibrator_ = _isotonic().fit(stacked[mask], oof.y[mask])
+        self.calibrator_ = isotonic_map().fit(stacked[mask], oof.y[mask])
         return mapped
 
     def predict_bases(self, X):
@@ -497,7 +377,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 "this stack was fitted with uncertainty=None; refit with uncertainty='residual'"
             )
-        features = _uncertainty_features(bases)
+        features = uncertainty_features(bases)
         return np.sqrt(np.maximum(self.uncertainty_model_.predict(features), 0.0))
 
     def feature_importances(self):
@@ -517,73 +397,3 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.required = True
         tags.non_deterministic = False
         return tags
-
-
-def evaluate(
-    model,
-    X,
-    y,
-    *,
-    cv=None,
-    random_state=0,
-    n_jobs=1,
-    dask_address=None,
-    cache_dir=None,
-    show_progress=True,
-):
-    """Shift-aware out-of-fold predictions of a model; for a stack, of each base and the stack.
-
-    Parameters
-    ----------
-    model : ScorePipeline or StackedScoreRegressor
-        Unfitted. A single pipeline gives one column named after its regressor's kind.
-    X, y
-        The tidy training table and its scores.
-    cv : int or splitter, optional
-        Default: the stack's own ``cv``; for a pipeline, 5 phrasing-cluster folds.
-    random_state : int, default=0
-        Seed of the folds and held-out pairs of a pipeline (a stack uses its own).
-    n_jobs, dask_address, cache_dir, show_progress
-        As for :func:`~gbscore.model_selection.cross_val_oof`.
-
-    Returns
-    -------
-    (OOFPredictions, dict or None)
-        The predictions, and for a stack the final estimator's weights
-        (:func:`meta_weights`) fitted on all out-of-fold rows.
-    """
-    if isinstance(model, StackedScoreRegressor):
-        model._validate_params()
-        model._check_estimators()
-        folds = check_cv(model.cv if cv is None else cv, random_state=model.random_state)
-        oof = cross_val_oof(
-            model.estimators,
-            X,
-            y,
-            cv=folds,
-            random_state=model.random_state,
-            n_jobs=n_jobs,
-            dask_address=dask_address,
-            cache_dir=cache_dir,
-            show_progress=show_progress,
-        )
-        fitted = clone(model)._fit_final(oof)
-        return fitted.oof_, meta_weights(fitted)
-    name = _model_name(model)
-    oof = cross_val_oof(
-        {name: model},
-        X,
-        y,
-        cv=5 if cv is None else cv,
-        random_state=random_state,
-        n_jobs=n_jobs,
-        dask_address=dask_address,
-        cache_dir=cache_dir,
-        show_progress=show_progress,
-    )
-    return oof, None
-
-
-def _model_name(model):
-    last = model.steps[-1][1] if hasattr(model, "steps") else model
-    return type(last).__name__.replace("ScoreRegressor", "").lower() or "model"
