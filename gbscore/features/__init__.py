@@ -22,7 +22,8 @@ from ._encoders import (
     default_export_dir,
     encoder_threads,
 )
-from ._featurizer import TEXT_SEPARATOR, EmbeddingFeaturizer, metric_name_to_text
+from ._featurizer import EmbeddingFeaturizer
+from ._inputs import TEXT_SEPARATOR, metric_name_to_text
 from ._memory import cache_info, clear_caches, clear_memory_cache, memory_cache_info
 from ._shards import DEFAULT_MAX_BYTES, default_cache_dir, identity_hash, text_hash
 

@@ -1,10 +1,11 @@
-"""The text side of the pipeline: embed a tidy table's metric names and texts."""
+"""The text side of the pipeline: embed a tidy table's metric names and texts.
+
+The table's strings are read and checked in :mod:`gbscore.features._inputs`; the lookup of
+each distinct string (memo, disk cache, encoder) is :func:`gbscore.features._embed.embed_strings`.
+"""
 
 from __future__ import annotations
 
-import inspect
-import logging
-import math
 import os
 import warnings
 from itertools import chain
@@ -15,69 +16,18 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from ..exceptions import DataError, UnknownMetricError
+from ._embed import embed_strings
 from ._encoders import SentenceTransformerEncoder
-from ._memory import open_disk_cache, process_memo
-from ._shards import identity_hash, text_hash
+from ._inputs import (
+    TEXT_SEPARATOR,
+    checked_metric_embeddings,
+    metric_name_to_text,
+    string_column,
+)
 
 __all__ = ["EmbeddingFeaturizer", "metric_name_to_text", "TEXT_SEPARATOR"]
-
-logger = logging.getLogger("gbscore")
-
-#: What joins the text columns when ``join_texts=True``.
-TEXT_SEPARATOR = "\n\n"
-
-
-def metric_name_to_text(name):
-    """Turn a metric name into words for a text encoder.
-
-    ``"/"`` separates major and minor parts (rendered as ``": "``) and ``"_"`` separates
-    words.
-
-    Examples
-    --------
-    >>> metric_name_to_text("privacy_leakage/prompt_based_pii_leakage")
-    'privacy leakage: prompt based pii leakage'
-    """
-    parts = (" ".join(part.replace("_", " ").split()) for part in name.split("/"))
-    return ": ".join(p for p in parts if p)
-
-
-def _is_missing(value):
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def _string_column(frame, column, *, allow_missing):
-    values = frame[column].tolist()
-    for i, value in enumerate(values):
-        if isinstance(value, str):
-            continue
-        if _is_missing(value):
-            if not allow_missing:
-                raise DataError(
-                    f"column {column!r} is missing at row position {i}; every row needs a "
-                    "metric name.",
-                    index=i,
-                    field=column,
-                )
-            values[i] = ""
-            continue
-        raise DataError(
-            f"column {column!r} must hold strings, but row position {i} holds "
-            f"{type(value).__name__} {value!r:.60}.",
-            index=i,
-            field=column,
-        )
-    return values
-
-
-def _accepts_show_progress(encoder):
-    try:
-        return "show_progress" in inspect.signature(encoder.encode).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
@@ -218,38 +168,6 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
             )
         return columns
 
-    def _checked_metric_embeddings(self):
-        given = self.metric_embeddings
-        if given is None:
-            return None, None
-        where = "The 'metric_embeddings' parameter of EmbeddingFeaturizer"
-        if isinstance(given, pd.DataFrame):
-            names, matrix = list(given.index), given.to_numpy()
-        elif len(given) == 2:
-            names, matrix = list(given[0]), np.asarray(given[1])
-        else:
-            raise ValueError(
-                f"{where} must be a DataFrame indexed by metric name or a tuple "
-                f"(names, array). Got a tuple of length {len(given)}."
-            )
-        if not all(isinstance(n, str) for n in names):
-            raise ValueError(f"{where} must name metrics with strings; got {names[:3]!r}...")
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"{where} names these metrics more than once: {duplicates[:5]}.")
-        try:
-            matrix = np.asarray(matrix, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{where} must hold numbers; {exc}") from exc
-        if matrix.ndim != 2 or matrix.shape[0] != len(names) or not names:
-            raise ValueError(
-                f"{where} must hold one row per metric name: got {len(names)} name(s) and an "
-                f"array of shape {matrix.shape}."
-            )
-        if not np.isfinite(matrix).all():
-            raise ValueError(f"{where} contains NaN or infinite values.")
-        return names, matrix
-
     def _read_table(self, X):
         """Return ``(metric names, {text column: values})`` as lists of str."""
         if not isinstance(X, pd.DataFrame):
@@ -265,8 +183,8 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
                 "text_columns=... to embed other columns.",
                 field=absent[0],
             )
-        metrics = _string_column(X, "metric_name", allow_missing=False)
-        texts = {c: _string_column(X, c, allow_missing=True) for c in columns}
+        metrics = string_column(X, "metric_name", allow_missing=False)
+        texts = {c: string_column(X, c, allow_missing=True) for c in columns}
         return metrics, texts
 
     def _text_blocks(self, texts):
@@ -285,73 +203,14 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         ``dim`` is the width every vector must have (``None``: whatever the first batch the
         encoder returns has).
         """
-        encoder = self.encoder_
-        identity = encoder.identity()
-        ident = identity_hash(identity)
-        hashes = [text_hash(s) for s in strings]
-        memo = process_memo()
-        found = memo.get_many(ident, hashes)
-        n_memo = len(found)
-        missing = [i for i, h in enumerate(hashes) if h not in found]
-        cache = open_disk_cache(self.cache_dir) if self.cache_dir is not None else None
-        n_disk = 0
-        if cache is not None and missing:
-            from_disk, _ = cache.get_many(identity, [hashes[i] for i in missing])
-            memo.put_many(ident, list(from_disk), list(from_disk.values()))
-            found.update(from_disk)
-            n_disk = len(from_disk)
-            missing = [i for i in missing if hashes[i] not in found]
-        if missing:
-            # Longest first: similar lengths share a batch (less padding), and a batch too
-            # big for memory fails at once rather than at the end.
-            missing.sort(key=lambda i: -len(strings[i]))
-            quiet = {"show_progress": False} if _accepts_show_progress(encoder) else {}
-            step = self.encode_batch_size
-            with tqdm(
-                total=len(missing),
-                desc="Encoding texts",
-                unit="text",
-                disable=not self.show_progress,
-            ) as bar:
-                for start in range(0, len(missing), step):
-                    batch = missing[start : start + step]
-                    vectors = self._checked_vectors(
-                        encoder.encode([strings[i] for i in batch], **quiet), len(batch), dim
-                    )
-                    dim = vectors.shape[1]
-                    batch_hashes = [hashes[i] for i in batch]
-                    if cache is not None:
-                        cache.put_many(identity, batch_hashes, vectors)
-                    memo.put_many(ident, batch_hashes, vectors)
-                    found.update(zip(batch_hashes, vectors, strict=True))
-                    bar.update(len(batch))
-        logger.info(
-            "EmbeddingFeaturizer: %d distinct strings: %d from memory, %d from disk cache, "
-            "%d encoded.",
-            len(strings),
-            n_memo,
-            n_disk,
-            len(missing),
+        return embed_strings(
+            self.encoder_,
+            strings,
+            dim=dim,
+            cache_dir=self.cache_dir,
+            batch_size=self.encode_batch_size,
+            show_progress=self.show_progress,
         )
-        if not strings:
-            return np.zeros((0, dim or 0), dtype=np.float32)
-        return np.stack([found[h] for h in hashes]).astype(np.float32, copy=False)
-
-    def _checked_vectors(self, vectors, n, expected_dim):
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != n:
-            raise ValueError(
-                f"{type(self.encoder_).__name__}.encode returned shape {vectors.shape} for "
-                f"{n} texts; expected ({n}, dim)."
-            )
-        if expected_dim is not None and vectors.shape[1] != expected_dim:
-            raise ValueError(
-                f"{type(self.encoder_).__name__}.encode returned {vectors.shape[1]} dimensions; "
-                f"it returned {expected_dim} before (at fit time, or for an earlier batch)."
-            )
-        if not np.isfinite(vectors).all():
-            raise ValueError(f"{type(self.encoder_).__name__}.encode returned NaN or inf values.")
-        return vectors
 
     # -- estimator API ----------------------------------------------------------------
 
@@ -370,7 +229,7 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         -------
         self : EmbeddingFeaturizer
         """
-        given_names, given = self._checked_metric_embeddings()
+        given_names, given = checked_metric_embeddings(self.metric_embeddings)
         metrics, texts = self._read_table(X)
         if not metrics:
             raise DataError("EmbeddingFeaturizer.fit got a table with no rows.")
