@@ -3,13 +3,16 @@
 Two linear towers project the metric-name embedding and the conversation embedding (both from
 one text encoder) into a shared space, trained with InfoNCE or a triplet hinge so that a
 conversation lies closer to the metrics it was written for than to any other metric.
+
+This module holds the estimator (inputs, cross-fitting, embeddings); the towers themselves,
+their torch training loop and their scores are in :mod:`gbscore.features._contrastive_towers`.
 """
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import os
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -20,10 +23,12 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._groups import table_groups
-from .._optional import import_optional
 from ..augment import metric_family
 from ..exceptions import DataError
-from ._featurizer import EmbeddingFeaturizer, metric_name_to_text
+from ._contrastive_towers import TowerTraining, tower_features, unit_rows
+from ._embed import accepts_show_progress
+from ._featurizer import EmbeddingFeaturizer
+from ._inputs import metric_name_to_text
 
 __all__ = ["ContrastiveMatchFeatures"]
 
@@ -38,11 +43,6 @@ def _crossfit_groups(X, n_splits=5):
     what the point of learned matching (surviving new phrasing) asks the booster to see.
     """
     return table_groups(X, "phrasing", n_splits=n_splits)
-
-
-def _unit_rows(A):
-    A = np.asarray(A, dtype=np.float32)
-    return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
 
 
 class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
@@ -402,13 +402,10 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
 
     def _encode_names(self, names):
         """Encode metric names absent from the fit table (few: no cache is consulted)."""
-        encode = self.embedder_.encoder_.encode
-        try:
-            quiet = "show_progress" in inspect.signature(encode).parameters
-        except (TypeError, ValueError):
-            quiet = False
+        encoder = self.embedder_.encoder_
+        quiet = accepts_show_progress(encoder)
         texts = [metric_name_to_text(str(n)) for n in names]
-        vectors = encode(texts, show_progress=False) if quiet else encode(texts)
+        vectors = encoder.encode(texts, show_progress=False) if quiet else encoder.encode(texts)
         return np.asarray(vectors, dtype=np.float32)
 
     def _conversations(self, X):
@@ -419,10 +416,10 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
         table = table.assign(metric_name=self.embedder_.metric_names_[0])
         E = self.embedder_.transform(table)
         D = self.embedder_.embedding_dim_
-        blocks = [_unit_rows(E[:, k * D : (k + 1) * D]) for k in range(len(self.text_columns))]
+        blocks = [unit_rows(E[:, k * D : (k + 1) * D]) for k in range(len(self.text_columns))]
         if self.conversation == "concat":
             return np.hstack(blocks)
-        return _unit_rows(np.mean(blocks, axis=0))
+        return unit_rows(np.mean(blocks, axis=0))
 
     def _tower_params(self):
         return (
@@ -432,134 +429,16 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
             self.metric_bias_,
         )
 
-    def _initial_towers(self, d_conv, seed):
-        """Both towers start as one random projection, so the first cosines are the encoder's."""
-        D = self.candidate_embeddings_.shape[1]
-        R = np.random.default_rng(seed).standard_normal((D, self.dim)).astype(np.float32)
-        R /= np.sqrt(self.dim)
-        conv_weight = R if d_conv == D else np.vstack([R] * (d_conv // D)) / (d_conv // D)
-        zero = np.zeros(self.dim, dtype=np.float32)
-        return conv_weight.copy(), zero.copy(), R.copy(), zero.copy()
-
     def _train(self, conv, own, positive, conv_id, seed):
         """Train both towers on the positive rows; return numpy parameters and the loss curve."""
-        torch = import_optional("torch", purpose="ContrastiveMatchFeatures.fit")
-        init = self._initial_towers(conv.shape[1], seed)
-        rows = np.flatnonzero(positive & (own >= 0))
-        if self.n_epochs == 0 or len(rows) == 0:
-            return init, []
-        # The matrices are small (a batch by ~100 metrics): extra threads only wait on each
-        # other, and on a shared machine their spinning made a step ~4x slower.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return self._train_loop(torch, init, conv, own, rows, conv_id, seed)
-        finally:
-            torch.set_num_threads(threads)
-
-    def _train_loop(self, torch, init, conv, own, rows, conv_id, seed):
-        n_cand = len(self.candidates_)
-        # Which candidates are positives of each conversation: never negatives for it.
-        conv_code, conv_of_row = np.unique(conv_id[rows], return_inverse=True)
-        pos_pairs = np.zeros((len(conv_code), n_cand), dtype=bool)
-        pos_pairs[conv_of_row, own[rows]] = True
-        family_code = pd.factorize(self.candidate_families_)[0]
-        same_family = family_code[:, None] == family_code[None, :]
-
-        gen = torch.Generator().manual_seed(int(seed))
-        Wc, bc, Wm, bm = (torch.tensor(p, requires_grad=True) for p in init)
-        C = torch.from_numpy(np.ascontiguousarray(conv[rows], dtype=np.float32))
-        M = torch.from_numpy(_unit_rows(self.candidate_embeddings_))
-        target = torch.from_numpy(own[rows].astype(np.int64))
-        pos_of_row = torch.from_numpy(pos_pairs[conv_of_row])
-        fam_of_row = torch.from_numpy(same_family[own[rows]])
-        conv_row = torch.from_numpy(conv_of_row.astype(np.int64))
-        pos_pairs_t = torch.from_numpy(pos_pairs)
-        log_family = float(np.log(self.family_weight)) if self.family_weight > 0 else -np.inf
-        opt = torch.optim.AdamW(
-            [Wc, bc, Wm, bm], lr=self.learning_rate, weight_decay=self.weight_decay
-        )
-        batch = min(self.batch_size, len(rows))
-        curve = []
-        for _ in range(self.n_epochs):
-            order = torch.randperm(len(rows), generator=gen)
-            total, n_batches = 0.0, 0
-            for start in range(0, len(rows), batch):
-                idx = order[start : start + batch]
-                if len(idx) < 2 and n_batches:
-                    continue
-                f = torch.nn.functional.normalize(C[idx] @ Wc + bc, dim=1)
-                g = torch.nn.functional.normalize(M @ Wm + bm, dim=1)
-                S = f @ g.T  # conversations x candidates
-                t = target[idx]
-                own_pos = torch.nn.functional.one_hot(t, n_cand).bool()
-                other_pos = pos_of_row[idx] & ~own_pos
-                fam_neg = fam_of_row[idx] & ~pos_of_row[idx]
-                # metric of row i against the batch's conversations j (in-batch direction);
-                # j is no negative where metric i is also a positive of j's conversation
-                B = S[:, t].T  # B[i, j] = cos(metric of row i, conversation j)
-                batch_pos = pos_pairs_t[conv_row[idx]][:, t].T
-                batch_pos.fill_diagonal_(False)
-                loss = self._loss(torch, S, own_pos, other_pos, fam_neg, B, batch_pos, log_family)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach())
-                n_batches += 1
-            curve.append(total / max(n_batches, 1))
-        params = tuple(p.detach().numpy().astype(np.float32, copy=True) for p in (Wc, bc, Wm, bm))
-        return params, curve
-
-    def _loss(self, torch, S, own_pos, other_pos, fam_neg, B, batch_pos, log_family):
-        neg_inf = torch.finfo(S.dtype).min
-        eye = torch.eye(len(B), dtype=torch.bool)
-        if self.loss == "infonce":
-            logits = S / self.temperature
-            logits = logits.masked_fill(other_pos, neg_inf)
-            logits = torch.where(fam_neg, logits + log_family, logits)
-            c2m = -torch.log_softmax(logits, dim=1)[own_pos]
-            in_batch = (B / self.temperature).masked_fill(batch_pos, neg_inf)
-            m2c = -torch.log_softmax(in_batch, dim=1)[eye]
-            return 0.5 * (c2m.mean() + m2c.mean())
-        s_pos = S[own_pos]
-        hardest = S.masked_fill(own_pos | other_pos, neg_inf).max(dim=1).values
-        hinge = torch.relu(self.margin - s_pos + hardest)
-        has_family = fam_neg.any(dim=1)
-        fam_hardest = S.masked_fill(~fam_neg, neg_inf).max(dim=1).values
-        fam_hinge = torch.where(
-            has_family, torch.relu(self.margin - s_pos + fam_hardest), torch.zeros_like(s_pos)
-        )
-        batch_hardest = B.masked_fill(batch_pos | eye, neg_inf).max(dim=1).values
-        has_other = ~(batch_pos | eye).all(dim=1)
-        batch_hinge = torch.where(
-            has_other, torch.relu(self.margin - s_pos + batch_hardest), torch.zeros_like(s_pos)
-        )
-        weight = 2.0 + self.family_weight * has_family.float()
-        return ((hinge + batch_hinge + self.family_weight * fam_hinge) / weight).mean()
+        training = TowerTraining(**{f.name: getattr(self, f.name) for f in fields(TowerTraining)})
+        embeddings, families = self.candidate_embeddings_, self.candidate_families_
+        return training.fit(conv, own, positive, conv_id, seed, embeddings, families)
 
     # -- features ---------------------------------------------------------------------
 
     def _features(self, conv, own, params, *, extra=None):
-        """Cosine to the row's metric, its rank among the candidates, its softmax probability.
-
-        ``own`` indexes the candidates, then the rows of ``extra`` (encoded names of metrics
-        unknown at fit time; such a metric is one more candidate for its row).
-        """
-        Wc, bc, Wm, bm = params
-        metrics = self.candidate_embeddings_
-        if extra is not None:
-            metrics = np.vstack([metrics, extra])
-        f = _unit_rows(conv @ Wc + bc)
-        g = _unit_rows(_unit_rows(metrics) @ Wm + bm)
-        n_known = len(self.candidates_)
-        S = f @ g[:n_known].T
-        s = np.einsum("ij,ij->i", f, g[own])
-        unknown = own >= n_known
-        # a tolerance, so that a metric with the same encoded name is a tie, not a better one
-        better = (S > s[:, None] + 1e-6).sum(axis=1)
-        rank = better / np.maximum(n_known - 1 + unknown, 1)
-        logits = S / self.temperature
-        top = np.maximum(logits.max(axis=1), s / self.temperature)
-        own_term = np.exp(s / self.temperature - top)
-        denom = np.exp(logits - top[:, None]).sum(axis=1) + np.where(unknown, own_term, 0.0)
-        return np.column_stack([s, rank, own_term / denom]).astype(np.float32)
+        """Cosine to the row's metric, its rank among the candidates, its softmax probability."""
+        return tower_features(
+            conv, own, params, self.candidate_embeddings_, self.temperature, extra=extra
+        )
