@@ -390,6 +390,20 @@ def test_metric_relations_from_names_and_embeddings():
     assert ("bias_assessment", "bias_detection") not in _pairs(names_only)
 
 
+def test_tied_similarities_make_no_pair_substitutable():
+    """Names that share no word have TF-IDF similarity 0: the whole tie class sits at the
+    quantile cut-off, and none of it is a near-synonym."""
+    from gbscore.augment import metric_relations
+
+    names = ["jailbreak", "toxicity_level/explicit", "privacy_leakage/pii", "fluency_score"]
+    _, subs = metric_relations(names, np.eye(len(names)))
+    assert not subs.any()
+    sim = np.eye(len(names))
+    sim[0, 3] = sim[3, 0] = 0.9  # one clear top pair is still found
+    _, subs = metric_relations(names, sim, substitutable_quantile=0.5)
+    assert [tuple(ij) for ij in np.argwhere(np.triu(subs))] == [(0, 3)]
+
+
 def test_metric_relations_on_the_real_metric_names():
     import json
     from pathlib import Path
@@ -465,10 +479,24 @@ def test_similarity_policy_opposite_and_substitutable_bands():
     assert frozenset(("data_integrity", "data_integrity_checks")) in {
         frozenset(p) for p in zip(source[sub], target[sub], strict=True)
     }
-    # Without the bands those pairs fall back to related / unrelated.
-    plain = NegativeSampler(
+    # The default policy has both bands: opposite as low as a mismatch, substitutable high.
+    default = NegativeSampler(
         swap_random=6,
         label_policy=SimilarityLabels(n_related=0, general_metrics=None),
+        metric_embeddings=emb,
+        random_state=0,
+    )
+    _, yd = default.fit_resample(X, y)
+    for rel, (lo, hi) in {"opposite": (0.0, 3.0), "substitutable": (6.5, 9.5)}.items():
+        m = default.relation_ == rel
+        assert m.any(), rel
+        assert ((yd[m] >= lo) & (yd[m] <= hi)).all(), rel
+    # Without the bands (None, JSON null) those pairs fall back to related / unrelated.
+    plain = NegativeSampler(
+        swap_random=6,
+        label_policy=SimilarityLabels(
+            n_related=0, general_metrics=None, opposite=None, substitutable=None
+        ),
         metric_embeddings=emb,
         random_state=0,
     )
@@ -484,6 +512,9 @@ def test_relation_bands_round_trip_through_a_config_spec():
     assert policy.opposite == (0.0, 2.0) and policy.substitutable == (7.0, 9.5)
     back = label_policy_to_spec(policy)
     assert back["opposite"] == [0.0, 2.0] and back["substitutable"] == [7.0, 9.5]
-    assert label_policy_to_spec(SimilarityLabels())["opposite"] is None
+    assert label_policy_to_spec(SimilarityLabels())["opposite"] == [0.0, 3.0]
+    off = label_policy_from_spec({"kind": "similarity", "opposite": None, "substitutable": None})
+    assert off.opposite is None and off.substitutable is None
+    assert label_policy_to_spec(off)["opposite"] is None
     with pytest.raises(ValueError, match="opposite"):
         NegativeSampler(label_policy=SimilarityLabels(opposite=(5, 1))).fit_resample(*make_table())

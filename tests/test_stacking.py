@@ -90,7 +90,14 @@ def test_oof_layout(oof, Xy):
     assert np.isfinite(oof.preds.to_numpy()).all()
     # every base model predicted the same rows: one shared set of shifted pairs
     assert oof.is_shifted.sum() > n  # ~1.6 mismatched pairs per held-out row
-    assert set(oof.relation[n:]) <= {"unrelated", "related", "general", "mismatch"}
+    assert set(oof.relation[n:]) <= {
+        "unrelated",
+        "related",
+        "general",
+        "mismatch",
+        "opposite",
+        "substitutable",
+    }
     assert set(oof.fold) == {0, 1, 2}
     # a shifted pair is built from a held-out row of its own fold
     shifted = np.flatnonzero(oof.is_shifted)

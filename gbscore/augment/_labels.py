@@ -104,7 +104,13 @@ def metric_relations(metric_names, similarity, *, substitutable_quantile=0.998):
     cross = families[:, None] != families[None, :]
     if cross.any() and substitutable_quantile < 1.0:
         sim = np.asarray(similarity, dtype=np.float64)
-        near = cross & (sim >= np.quantile(sim[cross], substitutable_quantile))
+        values = sim[np.triu(cross, k=1)]
+        cutoff = np.quantile(values, substitutable_quantile)
+        near = cross & (sim >= cutoff)
+        # A tie class at the cutoff (names with no shared word all have TF-IDF cosine 0)
+        # would make far more than the top pairs substitutable: then only those above it.
+        if (values >= cutoff).sum() > max(1, np.ceil((1.0 - substitutable_quantile) * len(values))):
+            near = cross & (sim > cutoff)
         substitutable |= near & near.T & ~opposite
     return opposite, substitutable
 
@@ -178,9 +184,9 @@ class SimilarityLabels(LabelPolicy):
     * ``related``: same family, or among the ``n_related`` nearest metrics of the source in
       the similarity matrix: a middle band.
     * ``unrelated``: anything else: a low band.
-    * ``substitutable`` (when its band is given): the target measures nearly the same thing
+    * ``substitutable`` (unless its band is ``None``): the target measures nearly the same thing
       as the source (:func:`metric_relations`): a high band. It wins over ``general``.
-    * ``opposite`` (when its band is given): the target is the source's opposite
+    * ``opposite`` (unless its band is ``None``): the target is the source's opposite
       (``over_rejection`` for an ``under_rejection`` conversation): a low band, although the
       two are in one family.
     * ``mismatch``: the response belongs to another prompt: the lowest band, whatever the metric.
@@ -192,9 +198,14 @@ class SimilarityLabels(LabelPolicy):
     ----------
     unrelated, related, general, mismatch : tuple of float
         ``(low, high)`` bands inside [0, 10].
-    opposite, substitutable : tuple of float or None, default=None
-        Bands of the two name-derived relations; ``None`` leaves those pairs in
-        ``related``/``unrelated``/``general``.
+    opposite : tuple of float or None, default=(0.0, 3.0)
+        Band of the name-derived opposite pairs, as low as ``mismatch``: judging an
+        ``under_rejection`` conversation for ``over_rejection`` inverts the score.
+    substitutable : tuple of float or None, default=(6.5, 9.5)
+        Band of the near-synonym pairs, above ``general``. ``None`` for either leaves those
+        pairs in ``related``/``unrelated``/``general``. Both bands became the default when
+        the phrasing-cluster CV and the judgebench-dev test agreed on them (README, "What
+        the ablation said").
     n_related : int, default=5
         How many nearest metrics (by similarity) count as related.
     general_metrics : tuple of str or None, default=DEFAULT_GENERAL_METRICS
@@ -208,8 +219,8 @@ class SimilarityLabels(LabelPolicy):
         related=(4.0, 7.5),
         general=(6.0, 9.0),
         mismatch=(0.0, 3.0),
-        opposite=None,
-        substitutable=None,
+        opposite=(0.0, 3.0),
+        substitutable=(6.5, 9.5),
         n_related=5,
         general_metrics=DEFAULT_GENERAL_METRICS,
     ):
