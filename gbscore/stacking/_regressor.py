@@ -152,10 +152,13 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
     >>> from gbscore import build_pipeline
     >>> from gbscore.datasets import make_judge_data
     >>> data = make_judge_data(n_train=120, n_test=10, random_state=0)
+    >>> import pandas as pd
     >>> fast = {"encoder": {"kind": "char-tfidf", "n_components": 8}}
-    >>> ridge = build_pipeline({**fast, "model": "ridge"}, show_progress=False)
+    >>> kw = {"show_progress": False,  # test metrics unseen in train need the given vectors
+    ...       "metric_embeddings": pd.DataFrame(data.metric_embeddings, index=data.metric_names)}
+    >>> ridge = build_pipeline({**fast, "model": "ridge"}, **kw)
     >>> lgbm = build_pipeline({**fast, "model": "lightgbm", "params": {
-    ...     "model__n_estimators": 20, "model__n_jobs": 1}}, show_progress=False)
+    ...     "model__n_estimators": 20, "model__n_jobs": 1}}, **kw)
     >>> stack = StackedScoreRegressor(estimators=[("ridge", ridge), ("lgbm", lgbm)], cv=2,
     ...                               show_progress=False)
     >>> stack.fit(data.train.drop(columns="score"), data.train["score"]).predict(data.test).shape
