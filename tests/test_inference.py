@@ -45,6 +45,7 @@ def stack(demo, emb):
     return model.fit(demo.train.drop(columns="score"), demo.train["score"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_rows", [1, 7, 53, 10_000])
 def test_batches_give_the_scores_of_one_call(ridge, demo, batch_rows):
     scores, bases, sd = predict_table(ridge, demo.test, batch_rows=batch_rows)
@@ -53,6 +54,7 @@ def test_batches_give_the_scores_of_one_call(ridge, demo, batch_rows):
     np.testing.assert_allclose(scores, ridge.predict(demo.test), rtol=0, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_stack_batches_bases_and_uncertainty(stack, demo):
     scores, bases, sd = predict_table(stack, demo.test, batch_rows=10, uncertainty=True)
     np.testing.assert_allclose(scores, stack.predict(demo.test), rtol=0, atol=1e-9)

@@ -160,6 +160,7 @@ def test_sample_weight_changes_the_fit():
     assert abs(weighted - 6.6) < 0.5  # (9 * 7 + 3) / 10
 
 
+@pytest.mark.slow
 def test_same_seed_same_predictions_other_seed_other_predictions(data):
     X, y, X_test, _ = data
     params = {**TINY, "label_noise": 0.3, "dropout": 0.2}
@@ -237,6 +238,7 @@ def test_non_numeric_columns_are_one_hot_and_unseen_levels_predict(data):
         model.predict(X_test.to_numpy())
 
 
+@pytest.mark.slow
 def test_real_pipeline_blocks_reach_the_model():
     """The featurized columns of the real pipeline (char TF-IDF encoder) are found by name."""
     from gbscore import build_pipeline

@@ -165,6 +165,7 @@ def _counting_pipeline(demo):
     return pipe.set_params(model=CountingRegressor())
 
 
+@pytest.mark.slow
 def test_on_fold_sees_running_results_and_can_stop_the_loop():
     demo = make_judge_data(n_train=150, n_test=5, random_state=0)
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
@@ -191,6 +192,7 @@ def test_on_fold_sees_running_results_and_can_stop_the_loop():
     assert len(CountingRegressor.fits) == 2  # folds 2 and 3 never ran
 
 
+@pytest.mark.slow
 def test_refit_returns_models_fitted_on_all_rows():
     demo = make_judge_data(n_train=150, n_test=5, random_state=0)
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()

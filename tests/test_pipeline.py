@@ -37,6 +37,7 @@ def _emb(demo):
     return pd.DataFrame(demo.metric_embeddings, index=demo.metric_names)
 
 
+@pytest.mark.slow
 def test_predict_one_score_per_row_in_order(fitted, demo):
     pred = fitted.predict(demo.test)
     assert pred.shape == (len(demo.test),)
@@ -61,6 +62,7 @@ def test_feature_names_reach_the_model(fitted):
     assert len(names) == len(fitted[-1].feature_importances_)
 
 
+@pytest.mark.slow
 def test_augmentation_teaches_mismatch(demo):
     """Without negatives the model predicts ~9 for everything; with them, mismatched test rows
     (per the demo's simulated judge) get clearly lower scores than matched ones."""
@@ -78,6 +80,7 @@ def test_augmentation_teaches_mismatch(demo):
     assert rmse(demo.test_labels["score"], pred) < rmse(demo.test_labels["score"], flat)
 
 
+@pytest.mark.slow
 def test_deterministic(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
     a = (
@@ -132,6 +135,7 @@ def test_route_sample_weight_reaches_regressor(demo):
     assert len(w) == len(mask) and set(w[mask]) == {0.25} and set(w[~mask]) == {1.0}
 
 
+@pytest.mark.slow
 def test_cross_val_oof_shift_aware(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
     pipe = build_pipeline(FAST, metric_embeddings=_emb(demo), show_progress=False)
@@ -151,6 +155,7 @@ def test_cross_val_oof_shift_aware(demo):
     json.dumps(s)  # JSON-ready
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("grouping", ["conversation", "phrasing"])
 def test_cross_val_oof_never_scores_on_trained_conversations(demo, grouping):
     """Every held-out row's conversation is absent from that fold's training rows."""
@@ -170,6 +175,7 @@ def test_cross_val_oof_never_scores_on_trained_conversations(demo, grouping):
         assert not set(groups[fold == k]) & set(groups[fold != k])
 
 
+@pytest.mark.slow
 def test_cross_val_oof_with_given_shifted_set(demo):
     X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
     shifted = (demo.test.iloc[:40], demo.test_labels["score"].to_numpy()[:40])
@@ -241,6 +247,7 @@ def test_tuned_label_policy_spec_is_resolved():
     assert isinstance(policy, BandLabels) and policy.band == (0.5, 3.5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["catboost", "ridge"])
 def test_other_regressors_in_pipeline(demo, model):
     cfg = {

@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gbscore.model_selection import OOFPredictions
 from gbscore.report import write_report
@@ -49,6 +50,7 @@ class _Collector(HTMLParser):
             self.cells.append(data.strip())
 
 
+@pytest.mark.slow
 def test_report_html_is_self_contained_and_holds_the_summary(tmp_path):
     rng = np.random.default_rng(1)
     labels = pd.DataFrame(

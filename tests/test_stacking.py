@@ -80,6 +80,7 @@ def stack(Xy, emb):
 # -- out-of-fold table ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_oof_layout(oof, Xy):
     X, y = Xy
     n = len(X)
@@ -175,6 +176,7 @@ def _with_repeated_conversations(X, y):
     return pd.concat([X, extra], ignore_index=True), np.concatenate([y, y[extra.index]])
 
 
+@pytest.mark.slow
 def test_no_row_is_predicted_by_a_model_that_saw_it(Xy, emb):
     X, y = _with_repeated_conversations(*Xy)
     assert (np.bincount(conversation_groups(X)) > 1).sum() > 30
@@ -218,6 +220,7 @@ def test_meta_learner_rows(oof, Xy):
         fit_meta(oof, rows="all")
 
 
+@pytest.mark.slow
 def test_stack_meta_rows_exclude_training_synthetics(stack, Xy):
     n = len(Xy[0])
     train_sampler = stack.named_estimators_["lightgbm"].named_steps["augment"]
@@ -284,12 +287,14 @@ def test_stack_predicts(stack, demo):
     assert a.named_steps["features"] is b.named_steps["features"]
 
 
+@pytest.mark.slow
 def test_stack_base_equals_standalone_pipeline(stack, Xy, emb, demo):
     X, y = Xy
     pipe = build_pipeline(BASES["catboost"], metric_embeddings=emb, show_progress=False).fit(X, y)
     np.testing.assert_allclose(stack.predict_bases(demo.test)["catboost"], pipe.predict(demo.test))
 
 
+@pytest.mark.slow
 def test_stack_deterministic(stack, Xy, emb, demo):
     again = clone(stack).fit(*Xy)
     np.testing.assert_array_equal(again.predict(demo.test), stack.predict(demo.test))
@@ -371,6 +376,7 @@ def test_bases_keep_their_own_settings(emb, tmp_path):
     assert ridge.get_params()["model__alpha"] == 3.0
 
 
+@pytest.mark.slow
 def test_evaluate_stack_equals_fit_oof(stack, Xy, emb):
     oof, weights = evaluate(StackedScoreRegressor(_bases(emb), cv=CV), *Xy, show_progress=False)
     pd.testing.assert_frame_equal(oof.preds, stack.oof_.preds)

@@ -192,6 +192,7 @@ def _writer(directory, worker, n_batches, batch):
             np.testing.assert_array_equal(found[h], _vector(h))
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_directory(tmp_path):
     n_batches, batch = 30, 16
     ctx = multiprocessing.get_context("spawn")

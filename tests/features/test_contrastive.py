@@ -119,6 +119,7 @@ def _unit(A):
     return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["infonce", "triplet"])
 def test_learned_cosine_separates_real_from_swapped_pairs_on_new_phrasing(data, loss):
     """Measured over 5 data seeds (infonce, these settings): test AUC of the learned cosine

@@ -372,6 +372,7 @@ def test_encoder_threads_one_rule(monkeypatch):
         encoder_threads()
 
 
+@pytest.mark.slow
 def test_joblib_workers_see_their_share_of_the_cores(monkeypatch):
     from joblib import Parallel, delayed
 

@@ -459,6 +459,7 @@ def _stored(cache_dir, texts):
     return {t for t in texts if text_hash(t) in found}
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_encoding_a_finished_text_twice(tmp_path):
     table = _table(30)
     texts = _texts(table)
@@ -515,6 +516,7 @@ def _check_went_on_without_cache(result, table, folder, verb):
     np.testing.assert_array_equal(np.asarray(result["out"], dtype=np.float32), expected)
 
 
+@pytest.mark.slow
 def test_read_only_cache_folder_warns_once_and_the_run_goes_on(tmp_path):
     folder = tmp_path / "cache"
     table = _table(30)
@@ -547,6 +549,7 @@ def _limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
 
+@pytest.mark.slow
 def test_full_cache_folder_warns_once_and_the_run_goes_on(tmp_path):
     folder = tmp_path / "cache"
     folder.mkdir()

@@ -91,6 +91,7 @@ def _cv_scores(config, data):
     return oof.scores().loc["pipe"]
 
 
+@pytest.mark.slow
 def test_value_is_cross_val_oof_shift_aware_rmse(data, fast):
     """Same folds, same held-out mismatched pairs, same number as cross_val_oof."""
     objective = _objective(data, fast["ridge"], space=_fixed_space(GOOD))
@@ -106,6 +107,7 @@ def test_value_is_cross_val_oof_shift_aware_rmse(data, fast):
     assert scores.rmse_shift != pytest.approx(scores.rmse_plain)
 
 
+@pytest.mark.slow
 def test_plain_target_minimises_the_plain_rmse(data, fast):
     objective = _objective(data, fast["ridge"], space=_fixed_space(GOOD), target="plain")
     study = optuna.create_study()
@@ -131,6 +133,7 @@ def test_folds_never_share_a_conversation_or_a_phrasing_cluster(data, fast):
     assert sorted(np.concatenate(seen)) == list(range(len(data.y)))
 
 
+@pytest.mark.slow
 def test_second_trial_encodes_nothing(data, fast, caplog):
     """Embeddings come from the memo after the first trial: no string is encoded again."""
     objective = _objective(data, fast["ridge"])

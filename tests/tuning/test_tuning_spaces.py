@@ -121,6 +121,7 @@ def test_band_outside_the_scale_fails_at_fit_naming_the_band(fast, data):
         pipe.fit(data.X, data.y)
 
 
+@pytest.mark.slow
 def test_sampled_pipelines_fit_and_predict(fast, data):
     """Random points of the space, extremes included, give pipelines that train and predict."""
     X, y = data.X.iloc[:120], data.y[:120]

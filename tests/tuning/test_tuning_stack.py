@@ -43,6 +43,7 @@ def oof_file(configs, data, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_oof_is_computed_once_then_read_from_the_file(configs, data, oof_file):
     before = oof_file.stat().st_mtime_ns, oof_file.read_bytes()
     oof = cached_oof(configs, data, path=oof_file, n_splits=3, show_progress=False)
@@ -71,6 +72,7 @@ def test_cached_oof_refuses_other_data_or_folds(configs, data, oof_file):
         cached_oof(configs, data, path=oof_file, n_splits=3, cv_grouping="conversation")
 
 
+@pytest.mark.slow
 def test_stack_trials_refit_only_the_meta_learner(configs, oof_file, sqlite_url, study_name):
     oof = OOFPredictions.load(oof_file)
     objective = StackObjective(oof, configs=configs)
@@ -109,6 +111,7 @@ def test_choosing_no_model_prunes_the_trial(configs, oof_file):
     assert study.trials[0].state.name == "PRUNED"
 
 
+@pytest.mark.slow
 def test_exported_stack_config_reproduces_the_trial(configs, data, oof_file, tmp_path):
     oof = OOFPredictions.load(oof_file)
     objective = StackObjective(oof, configs=configs)
