@@ -131,6 +131,32 @@ def test_run_report_files(ran):
 
 
 @pytest.mark.slow
+def test_run_says_where_the_time_went(tmp_path, capsys):
+    """The built-in demo (no --data-dir): the time line names each step and the report, and
+    an encoding line counts the texts encoded, none on a second run from the same cache."""
+    config = _write_json(tmp_path / "c.json", STACK_CONFIG)
+    lines = []
+    for i in range(2):
+        code, out, err = _run(
+            ["run", "--config", config, "--demo-size", 60, 20, "--report-dir", tmp_path / f"r{i}",
+             "--out", tmp_path / f"s{i}.csv", "--cache-dir", tmp_path / "cache", "--quiet"],
+            capsys,
+        )  # fmt: skip
+        assert code == 0, err
+        lines.append(out.splitlines())
+    first, second = lines
+    time_line = next(line for line in first if line.startswith("time: "))
+    for step in ("load data", "predict test", "save model", "total", "then the report"):
+        assert step in time_line, step
+    encoding = next(line for line in first if line.startswith("encoding: "))
+    n_texts = int(encoding.split()[1])
+    data = pd.read_json(tmp_path / "r0" / "demo-data" / "train_data.json")
+    assert n_texts >= data["response"].nunique() > 0
+    assert "encoding: 0 texts (every vector came from the embedding cache)" in second
+    assert first[-1].startswith("report:") and second[-1].startswith("report:")
+
+
+@pytest.mark.slow
 def test_predict_with_saved_model_gives_identical_submission(ran, capsys):
     out = ran["root"] / "again.csv"
     code, _, err = _run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import click
@@ -157,6 +158,22 @@ def _predict_and_write(model, test, out, timer, *, uncertainty=False, batch_rows
     return pred, bases
 
 
+def _echo_encoding(before):
+    """Say how much of the time above went into the encoder since ``before`` (a snapshot of
+    :func:`~gbscore.features.encoding_totals`): 0 texts on a warm cache."""
+    from ..features import encoding_totals
+
+    now = encoding_totals()
+    texts, seconds = now["texts"] - before["texts"], now["seconds"] - before["seconds"]
+    if texts:
+        click.echo(
+            f"encoding: {texts} texts in {seconds:.1f}s ({texts / max(seconds, 1e-9):.0f} "
+            "texts/s), inside the steps above"
+        )
+    else:
+        click.echo("encoding: 0 texts (every vector came from the embedding cache)")
+
+
 def _echo_scores(oof):
     scores = oof.scores()
     click.echo(f"{'model':<12} {'CV RMSE plain':>14} {'shift-aware':>12} {'mismatched only':>16}")
@@ -213,9 +230,12 @@ def run(
     uncertainty,
 ):
     """Train (the stack by default), cross-validate, predict the test set, write the report."""
+    from ..features import encoding_totals
     from ..persist import save_model
     from ..report import write_report
     from ..stacking import meta_weights
+
+    encoded_before = encoding_totals()
 
     config, cache_dir, timer, data = _prepare(
         data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
@@ -248,6 +268,7 @@ def run(
     if oof is not None:
         oof.save(Path(report_dir) / "oof.npz")
     timer["total"] = round(sum(timer.values()), 2)
+    report_started = time.perf_counter()
     metrics = write_report(
         report_dir,
         config=config,
@@ -266,7 +287,13 @@ def run(
         _echo_scores(oof)
     if "test" in metrics:
         click.echo(f"test RMSE (from test_labels.csv) {metrics['test']['rmse']:.3f}")
-    click.echo("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in timer.items()))
+    report_s = time.perf_counter() - report_started
+    click.echo(
+        "time: "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in timer.items())
+        + f" (then the report {report_s:.1f}s)"
+    )
+    _echo_encoding(encoded_before)
     click.echo(f"report:     {Path(report_dir) / 'report.html'}")
 
 

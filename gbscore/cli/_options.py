@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from ..datasets import DEMO_SIZE
+
 __all__ = ["DEFAULT_REPORT_DIR", "Timer", "parallel_options", "setup_logging", "train_options"]
 
 log = logging.getLogger("gbscore")
@@ -71,7 +73,7 @@ _TRAIN_OPTIONS = [
         "--demo-size",
         nargs=2,
         type=int,
-        default=(1000, 500),
+        default=DEMO_SIZE,
         show_default=True,
         help="Train and test rows of the generated demo data (without --data-dir).",
     ),

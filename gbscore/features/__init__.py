@@ -13,6 +13,7 @@ described by :func:`disk_cache_info` and emptied by :func:`clear_disk_cache`.
 from ._cache import EmbeddingCache
 from ._contrastive import ContrastiveMatchFeatures
 from ._disk import clear_disk_cache, disk_cache_info
+from ._embed import encoding_totals, record_encoding
 from ._encoders import (
     DEFAULT_MODEL_NAME,
     RECOMMENDED_MULTILINGUAL_MODEL,
@@ -48,6 +49,8 @@ __all__ = [
     "text_hash",
     "identity_hash",
     "EmbeddingFeaturizer",
+    "encoding_totals",
+    "record_encoding",
     "metric_name_to_text",
     "TEXT_SEPARATOR",
 ]

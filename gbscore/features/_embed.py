@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
+import time
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -15,9 +17,31 @@ from tqdm.auto import tqdm
 from ._memory import open_disk_cache, process_memo
 from ._shards import identity_hash, text_hash
 
-__all__ = ["accepts_show_progress", "embed_strings"]
+__all__ = ["accepts_show_progress", "embed_strings", "encoding_totals", "record_encoding"]
 
 logger = logging.getLogger("gbscore")
+
+# Texts encoded and seconds spent encoding them in this process, for "where the time went".
+_ENCODED = {"texts": 0, "seconds": 0.0}
+_ENCODED_LOCK = threading.Lock()
+
+
+def record_encoding(texts, seconds):
+    """Add encoding done in another process (a CV fold's worker) to this process's totals."""
+    with _ENCODED_LOCK:
+        _ENCODED["texts"] += int(texts)
+        _ENCODED["seconds"] += float(seconds)
+
+
+def encoding_totals():
+    """Texts this process encoded (not read from a cache) and the wall seconds it took.
+
+    Returns
+    -------
+    dict with ``"texts"`` (int) and ``"seconds"`` (float)
+    """
+    with _ENCODED_LOCK:
+        return dict(_ENCODED)
 
 
 def accepts_show_progress(encoder):
@@ -68,7 +92,9 @@ def embed_strings(
         found.update(from_disk)
         n_disk = len(from_disk)
         missing = [i for i in missing if hashes[i] not in found]
+    seconds = 0.0
     if missing:
+        started = time.perf_counter()
         # Longest first: similar lengths share a batch (less padding), and a batch too
         # big for memory fails at once rather than at the end.
         missing.sort(key=lambda i: -len(strings[i]))
@@ -92,12 +118,16 @@ def embed_strings(
                 memo.put_many(ident, batch_hashes, vectors)
                 found.update(zip(batch_hashes, vectors, strict=True))
                 bar.update(len(batch))
+        seconds = time.perf_counter() - started
+        record_encoding(len(missing), seconds)
     logger.info(
-        "EmbeddingFeaturizer: %d distinct strings: %d from memory, %d from disk cache, %d encoded.",
+        "EmbeddingFeaturizer: %d distinct strings: %d from memory, %d from disk cache, "
+        "%d encoded%s.",
         len(strings),
         n_memo,
         n_disk,
         len(missing),
+        f" in {seconds:.1f}s ({len(missing) / seconds:.0f} texts/s)" if missing else "",
     )
     if not strings:
         return np.zeros((0, dim or 0), dtype=np.float32)

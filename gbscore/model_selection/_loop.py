@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from .._optional import import_optional
 from .._schema import TEXT_COLUMNS
 from ..exceptions import ConfigError, GbscoreError
+from ..features import encoding_totals, record_encoding
 from ..pipeline import fit_prefix, transform_prefix
 from ._oof import OOFPredictions
 from ._split import _given_pairs, check_cv, default_eval_sampler, heldout_pairs
@@ -102,6 +103,7 @@ def _fold_task(estimators, groups, X, y, train, test, pairs, fit_params, keep):
     X_train = X.iloc[train].reset_index(drop=True)
     preds, pair_preds, fitted_all = {}, {}, {}
     timings = {"features": 0.0, "predict": 0.0}
+    encoded = encoding_totals()
     for names in groups:
         fitted, prefix_s, model_s = _fit_group(
             {n: estimators[n] for n in names}, X_train, y[train], fit_params
@@ -116,7 +118,10 @@ def _fold_task(estimators, groups, X, y, train, test, pairs, fit_params, keep):
         timings["predict"] += time.perf_counter() - start
         if keep:
             fitted_all.update(fitted)
-    return preds, pair_preds, timings, (fitted_all if keep else None)
+    now = encoding_totals()
+    # Encoding in a worker process is added to the parent's totals; in-process it already is.
+    worker = (os.getpid(), now["texts"] - encoded["texts"], now["seconds"] - encoded["seconds"])
+    return preds, pair_preds, timings, (fitted_all if keep else None), worker
 
 
 @contextlib.contextmanager
@@ -442,6 +447,9 @@ def cross_val_oof(
             try:
                 for k, result in enumerate(stream):
                     bar.update()
+                    pid, texts, seconds = result[4]
+                    if pid != os.getpid():
+                        record_encoding(texts, seconds)
                     for key, s in result[2].items():
                         prefix = "refit_" if k == len(splits) else ""
                         timings[prefix + key] = timings.get(prefix + key, 0.0) + s

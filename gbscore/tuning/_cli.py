@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..datasets import DEMO_SIZE
 from ..exceptions import GbscoreError
 from ._storage import DEFAULT_STORAGE, redact_url
 
@@ -179,7 +180,7 @@ def _parse_stack_configs(values):
     "--demo-size",
     nargs=2,
     type=int,
-    default=(1000, 500),
+    default=DEMO_SIZE,
     show_default=True,
     help="Train and test rows of the demo data (without --data-dir).",
 )

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..config import build_pipeline, check_config, merge_config, stack_configs
+from ..datasets import DEMO_SIZE
 from ..exceptions import ConfigError
 from ._config import export_config
 from ._objective import PRUNING, TARGETS, PipelineObjective, data_fingerprint
@@ -36,7 +37,7 @@ class TuningData:
     source: str = ""
 
 
-def load_tuning_data(data_dir=None, *, demo_size=(1000, 500), random_state=0):
+def load_tuning_data(data_dir=None, *, demo_size=DEMO_SIZE, random_state=0):
     """The training data of a study: ``DATA_DIR/train_data.json``, or the built-in demo.
 
     Parameters
@@ -44,7 +45,7 @@ def load_tuning_data(data_dir=None, *, demo_size=(1000, 500), random_state=0):
     data_dir : str or Path, optional
         A competition directory. Without it, the same demo training table ``gbscore run``
         would generate (same size and seed; :func:`gbscore.datasets.load_or_make_demo`).
-    demo_size : (int, int), default=(1000, 500)
+    demo_size : (int, int), default=DEMO_SIZE
         Train and test rows of the demo (only the train rows are tuned on).
     random_state : int, default=0
         Seed of the demo data.
@@ -142,7 +143,7 @@ def tune(
     max_retry=3,
     oof_path=None,
     stack_configs=None,
-    demo_size=(1000, 500),
+    demo_size=DEMO_SIZE,
     enqueue_default=True,
     show_progress=True,
 ):
@@ -194,7 +195,7 @@ def tune(
     stack_configs : dict of str to dict, optional
         Stack study: the base models' configs (default: each base model with the base
         config).
-    demo_size : (int, int), default=(1000, 500)
+    demo_size : (int, int), default=DEMO_SIZE
         Size of the built-in demo data.
     enqueue_default : bool, default=True
         Base models: the first trial of a new study scores the untuned pipeline
