@@ -252,6 +252,7 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         self.encoder_ = clone(
             self.encoder if self.encoder is not None else SentenceTransformerEncoder()
         )
+        pin_runtime(self.encoder_)
         metric_texts = [metric_name_to_text(n) for n in self.metric_names_]
         if getattr(self.encoder_, "requires_fit", False):
             blocks = self._text_blocks(texts)
@@ -390,3 +391,22 @@ class EmbeddingFeaturizer(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def pin_runtime(encoder):
+    """Fix an encoder's ``"auto"`` backend and precision to what they resolve to here.
+
+    A model fitted with torch fp32 then encodes its test texts with torch fp32 on a machine
+    where ``"auto"`` would pick ONNX int8 (vectors with cosine ~0.99 to the training ones),
+    and a model fitted with ONNX fails clearly, with the ``pip install`` it needs, where ONNX
+    Runtime is missing.  Encoders without a ``runtime()`` (character TF-IDF) are left alone.
+    """
+    params = encoder.get_params(deep=False)
+    if not callable(getattr(encoder, "runtime", None)) or not {"backend", "precision"} <= set(
+        params
+    ):
+        return encoder
+    runtime = encoder.runtime()
+    return encoder.set_params(
+        backend=runtime["backend"], precision="int8" if runtime["quantization"] else "fp32"
+    )

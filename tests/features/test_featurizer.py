@@ -386,11 +386,36 @@ def test_real_model_featurizer_pickles_without_weights(judgebench_dir):
     fz = EmbeddingFeaturizer(encoder=SentenceTransformerEncoder(device="cpu"), show_progress=False)
     out = fz.fit_transform(table)
     assert out.shape == (40, 4 * 384) and np.isfinite(out).all()
+    assert fz.encoder.backend == "auto" and fz.encoder_.backend in {"torch", "onnx", "openvino"}
     blob = pickle.dumps(fz)
     assert len(blob) < 1_000_000  # the metric-name vectors, not the 90 MB of weights
     clear_memory_cache(models=True)
     again = pickle.loads(blob)
     np.testing.assert_allclose(again.transform(table), out, atol=1e-6)
+
+
+def test_fit_pins_the_encoders_auto_backend_and_precision():
+    """The fitted encoder keeps the backend and precision "auto" resolved to at fit, so a
+    saved model encodes its test texts the same way where other backends are installed."""
+    import importlib.util
+
+    from gbscore.exceptions import MissingDependencyError
+    from gbscore.features._featurizer import pin_runtime
+
+    enc = SentenceTransformerEncoder()
+    resolved = enc.runtime()
+    pinned = pin_runtime(clone(enc))
+    assert enc.backend == "auto" and enc.precision == "auto"
+    assert pinned.backend == resolved["backend"]
+    assert pinned.precision == ("int8" if resolved["quantization"] else "fp32")
+    assert pinned.runtime() == resolved
+    assert pinned.identity() == enc.identity()  # the same cache entries
+    if importlib.util.find_spec("onnxruntime") is None:
+        # a model pinned to ONNX, loaded where ONNX Runtime is missing: one clear error
+        with pytest.raises(MissingDependencyError, match=r"gbscore\[fast\]"):
+            pinned.set_params(backend="onnx", precision="int8").runtime()
+    char = CharTfidfEncoder()
+    assert pin_runtime(char).get_params() == CharTfidfEncoder().get_params()
 
 
 def test_refit_with_an_encoder_of_another_width():
