@@ -370,8 +370,9 @@ def _pairs(matrix):
 def test_metric_relations_from_names_and_embeddings():
     from gbscore.augment import metric_relations
 
+    # 32 cross-family pairs: the top 4% holds one pair (3% would hold none).
     opposite, subs = metric_relations(
-        RELATION_METRICS, _relation_similarity(), substitutable_quantile=0.97
+        RELATION_METRICS, _relation_similarity(), substitutable_quantile=0.96
     )
     assert _pairs(opposite) == {("rejection_rate/over_rejection", "rejection_rate/under_rejection")}
     assert _pairs(subs) == {
@@ -396,8 +397,12 @@ def test_tied_similarities_make_no_pair_substitutable():
     from gbscore.augment import metric_relations
 
     names = ["jailbreak", "toxicity_level/explicit", "privacy_leakage/pii", "fluency_score"]
-    _, subs = metric_relations(names, np.eye(len(names)))
+    _, subs = metric_relations(names, np.eye(len(names)), substitutable_quantile=0.5)
     assert not subs.any()
+    # A few metrics: the default top 0.2% of 6 pairs holds no pair, however similar.
+    sim = np.full((4, 4), 0.4) + 0.6 * np.eye(4)
+    sim[0, 3] = sim[3, 0] = 0.9
+    assert not metric_relations(names, sim)[1].any()
     sim = np.eye(len(names))
     sim[0, 3] = sim[3, 0] = 0.9  # one clear top pair is still found
     _, subs = metric_relations(names, sim, substitutable_quantile=0.5)

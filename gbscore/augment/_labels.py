@@ -63,10 +63,12 @@ def metric_relations(metric_names, similarity, *, substitutable_quantile=0.998):
       - or the content words of their last name parts overlap by more than half (Jaccard;
         words such as "and", "rate" left out): ``data_integrity`` and
         ``data_integrity_checks``. Last parts, because siblings share their family's words;
-      - or they are in different families and their similarity is in the top ``1 -
-        substitutable_quantile`` of all cross-family pairs: ``bias_assessment`` and
+      - or they are in different families and their similarity is positive and in the top
+        ``1 - substitutable_quantile`` of all cross-family pairs: ``bias_assessment`` and
         ``bias_detection``. Across families only, because embeddings of names put siblings
-        nearest by the family words they share, not by what they measure.
+        nearest by the family words they share, not by what they measure. Only when that
+        top fraction holds at least one pair (at the default, 500 cross-family pairs, about
+        32 metrics), and never a tie class at the cut-off larger than that fraction.
 
     Parameters
     ----------
@@ -102,14 +104,17 @@ def metric_relations(metric_names, similarity, *, substitutable_quantile=0.998):
             if parent or overlap > 0.5:
                 substitutable[i, j] = substitutable[j, i] = True
     cross = families[:, None] != families[None, :]
-    if cross.any() and substitutable_quantile < 1.0:
+    values = np.asarray(similarity, dtype=np.float64)[np.triu(cross, k=1)]
+    # The embedding rule needs enough cross-family pairs for its top fraction to hold one:
+    # on a vocabulary of a few metrics the "top pair" may be any pair at all.
+    n_top = (1.0 - substitutable_quantile) * len(values)
+    if n_top >= 1.0:
         sim = np.asarray(similarity, dtype=np.float64)
-        values = sim[np.triu(cross, k=1)]
         cutoff = np.quantile(values, substitutable_quantile)
-        near = cross & (sim >= cutoff)
+        near = cross & (sim >= cutoff) & (sim > 0)
         # A tie class at the cutoff (names with no shared word all have TF-IDF cosine 0)
         # would make far more than the top pairs substitutable: then only those above it.
-        if (values >= cutoff).sum() > max(1, np.ceil((1.0 - substitutable_quantile) * len(values))):
+        if (values >= cutoff).sum() > np.ceil(n_top):
             near = cross & (sim > cutoff)
         substitutable |= near & near.T & ~opposite
     return opposite, substitutable
@@ -204,8 +209,8 @@ class SimilarityLabels(LabelPolicy):
     substitutable : tuple of float or None, default=(6.5, 9.5)
         Band of the near-synonym pairs, above ``general``. ``None`` for either leaves those
         pairs in ``related``/``unrelated``/``general``. Both bands became the default when
-        the phrasing-cluster CV and the judgebench-dev test agreed on them (README, "What
-        the ablation said").
+        the phrasing-cluster CV and the judgebench-dev test agreed on them (README, the
+        label-policy paragraph under "Real use").
     n_related : int, default=5
         How many nearest metrics (by similarity) count as related.
     general_metrics : tuple of str or None, default=DEFAULT_GENERAL_METRICS
