@@ -20,7 +20,7 @@ import pandas as pd
 from ..config import build_cv, build_pipeline, check_config, merge_config
 from ..exceptions import ConfigError
 from ..model_selection import cross_val_oof
-from ._spaces import SEARCH_SPACES, suggest_params
+from ._spaces import SEARCH_SPACES, keep_base_relations, suggest_params
 
 __all__ = ["PipelineObjective", "data_fingerprint", "worker_id"]
 
@@ -132,8 +132,8 @@ class PipelineObjective:
         # comparable across trials only while the augmenter is fixed.
         augment = self.pruning != "round"
         space = self.space or (lambda t: suggest_params(t, self.model, augment=augment))
-        params = space(trial)
         config = merge_config(self.base_config, {})
+        params = keep_base_relations(config.get("params"), dict(space(trial)))
         config["params"] = {**(config.get("params") or {}), **params}
         return config
 

@@ -267,6 +267,36 @@ def _policy_params(policy):
     return out
 
 
+def keep_base_relations(base_params, params):
+    """Carry the base config's opposite/substitutable label bands into a trial's policy.
+
+    The search space tunes the similarity policy's four main bands; a base config that set
+    the two name-derived relations (``"opposite": null`` turns one off) keeps them in every
+    trial, the enqueued untuned one included, and a trial's similarity spec always names
+    them. Returns ``params``, changed in place.
+    """
+    from ..augment import SimilarityLabels
+    from ..config import POLICY_KEY, label_policy_from_spec, label_policy_to_spec
+
+    base, trial = (base_params or {}).get(POLICY_KEY), params.get(POLICY_KEY)
+    if trial is None:
+        return params
+    given = None if base is None or isinstance(base, str) else label_policy_from_spec(base)
+    given = label_policy_to_spec(given) if given is not None else {}
+    if given.get("kind") != "similarity":
+        given = None
+    # Written out even for the defaults, so an exported config does not depend on them.
+    base = given or label_policy_to_spec(SimilarityLabels())
+    if trial == "similarity" and given:
+        params[POLICY_KEY] = base
+    elif isinstance(trial, dict) and trial.get("kind") == "similarity":
+        params[POLICY_KEY] = {
+            **trial,
+            **{k: base[k] for k in ("opposite", "substitutable") if k not in trial},
+        }
+    return params
+
+
 def default_params(model, config=None, *, augment=True, interact=True, bands=True):
     """The trial parameters of the untuned pipeline, to enqueue as a study's first trial.
 

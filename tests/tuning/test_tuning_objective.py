@@ -269,3 +269,27 @@ def test_timeout_stops_the_worker_after_the_running_trial(data, fast, sqlite_url
 def test_bad_run_arguments_say_what_to_fix(kwargs, message, sqlite_url, study_name):
     with pytest.raises(ValueError, match=message):
         run_study(lambda t: 0.0, study_name=study_name, storage=sqlite_url, **kwargs)
+
+
+def test_trials_keep_the_base_configs_relation_bands(data, fast):
+    """A base config that turns the opposite band off keeps it off in every trial's config,
+    and a trial's similarity spec always names both relation bands (exports do not depend on
+    the defaults of the gbscore version that reads them)."""
+    key = "augment__label_policy"
+    base = {**fast["ridge"], "params": {key: {"kind": "similarity", "opposite": None}}}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for space in (
+        {key: {"kind": "similarity", "unrelated": [0.0, 3.0]}},
+        {key: "similarity"},
+    ):
+        trial = study.ask()
+        config = _objective(data, base, space=_fixed_space(space)).config_for(trial)
+        policy = config["params"][key]
+        assert policy["opposite"] is None and policy["substitutable"] == [6.5, 9.5]
+    trial = study.ask()
+    plain = {**fast["ridge"], "params": {}}
+    config = _objective(data, plain, space=_fixed_space({key: {"kind": "similarity"}}))
+    spec = config.config_for(trial)["params"][key]
+    assert spec == {"kind": "similarity", "opposite": [0.0, 3.0], "substitutable": [6.5, 9.5]}
+    built = build_pipeline(config.config_for(trial), show_progress=False)
+    assert built.named_steps["augment"].label_policy.opposite == (0.0, 3.0)
