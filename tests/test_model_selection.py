@@ -243,3 +243,21 @@ def test_parallel_folds_read_the_featurizers_own_warm_cache(tmp_path):
     cross_val_oof({"m": pipe}, X, y, cv=2, n_jobs=2, cache_dir=run_dir, show_progress=False)
     assert _shards(own) == filled  # every text was there: nothing encoded again
     assert _shards(run_dir) == []  # and nothing went to the run's directory
+
+
+@pytest.mark.slow
+def test_encoding_done_in_fold_workers_is_counted_once():
+    """Texts the folds encode in worker processes reach the parent's encoding totals, as
+    many as when the folds run here (the char TF-IDF encoder is fitted, so encodes, per fold)."""
+    from gbscore.features import encoding_totals
+
+    demo = make_judge_data(n_train=60, n_test=5, random_state=0)
+    X, y = demo.train.drop(columns="score"), demo.train["score"].to_numpy()
+    counted = {}
+    for jobs in (1, 2):
+        clear_memory_cache()
+        before = encoding_totals()["texts"]
+        cross_val_oof({"m": _counting_pipeline(demo)}, X, y, cv=2, n_jobs=jobs, show_progress=False)
+        counted[jobs] = encoding_totals()["texts"] - before
+    assert counted[1] > X["response"].nunique()
+    assert counted[2] == counted[1]

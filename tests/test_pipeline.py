@@ -37,7 +37,6 @@ def _emb(demo):
     return pd.DataFrame(demo.metric_embeddings, index=demo.metric_names)
 
 
-@pytest.mark.slow
 def test_predict_one_score_per_row_in_order(fitted, demo):
     pred = fitted.predict(demo.test)
     assert pred.shape == (len(demo.test),)

@@ -80,7 +80,6 @@ def stack(Xy, emb):
 # -- out-of-fold table ------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_oof_layout(oof, Xy):
     X, y = Xy
     n = len(X)
@@ -220,7 +219,6 @@ def test_meta_learner_rows(oof, Xy):
         fit_meta(oof, rows="all")
 
 
-@pytest.mark.slow
 def test_stack_meta_rows_exclude_training_synthetics(stack, Xy):
     n = len(Xy[0])
     train_sampler = stack.named_estimators_["lightgbm"].named_steps["augment"]

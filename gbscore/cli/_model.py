@@ -168,7 +168,7 @@ def _echo_encoding(before):
     if texts:
         click.echo(
             f"encoding: {texts} texts in {seconds:.1f}s ({texts / max(seconds, 1e-9):.0f} "
-            "texts/s), inside the steps above"
+            "texts/s; summed over parallel workers), inside the steps above"
         )
     else:
         click.echo("encoding: 0 texts (every vector came from the embedding cache)")

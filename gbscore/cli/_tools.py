@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..datasets import DEMO_SIZE
 from ..exceptions import GbscoreError
 from ._options import setup_logging
 
@@ -19,8 +20,8 @@ __all__ = ["cache", "demo", "finetune_encoder_command"]
     required=True,
     help="Directory to write the demo files into.",
 )
-@click.option("--n-train", type=click.IntRange(min=10), default=1000, show_default=True)
-@click.option("--n-test", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--n-train", type=click.IntRange(min=10), default=DEMO_SIZE[0], show_default=True)
+@click.option("--n-test", type=click.IntRange(min=1), default=DEMO_SIZE[1], show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo(out_dir, n_train, n_test, seed):
     """Write synthetic demo data in the competition format (with test_labels.csv)."""

@@ -26,7 +26,7 @@ log = logging.getLogger("gbscore")
 
 #: Train and test rows of the demo the commands train on without ``--data-dir``. Small
 #: enough that a first ``gbscore run`` on 2 CPU cores, encoder cold, takes under a minute
-#: with the full default stack (48 s measured; 1000/500 rows took 115 s, 450k tokens whose
+#: with the full default stack (45 s measured; 1000/500 rows took 115 s, 450k tokens whose
 #: encoding alone needs 38 s at this CPU's peak matmul rate). See the README.
 DEMO_SIZE = (300, 150)
 

@@ -24,22 +24,37 @@ logger = logging.getLogger("gbscore")
 # Texts encoded and seconds spent encoding them in this process, for "where the time went".
 _ENCODED = {"texts": 0, "seconds": 0.0}
 _ENCODED_LOCK = threading.Lock()
+# The same counts per thread: a CV fold (one thread) measures its own encoding exactly while
+# other folds encode in other threads of the process (a Dask worker runs several at once).
+_THREAD = threading.local()
 
 
-def record_encoding(texts, seconds):
-    """Add encoding done in another process (a CV fold's worker) to this process's totals."""
+def record_encoding(texts, seconds, *, this_thread=False):
+    """Add encoding to this process's totals: done here (``this_thread``, which also counts
+    it for the calling thread) or in another process (a CV fold's worker)."""
     with _ENCODED_LOCK:
         _ENCODED["texts"] += int(texts)
         _ENCODED["seconds"] += float(seconds)
+    if this_thread:
+        _THREAD.texts = getattr(_THREAD, "texts", 0) + int(texts)
+        _THREAD.seconds = getattr(_THREAD, "seconds", 0.0) + float(seconds)
 
 
-def encoding_totals():
-    """Texts this process encoded (not read from a cache) and the wall seconds it took.
+def encoding_totals(*, thread=False):
+    """Texts encoded (not read from a cache) and the wall seconds it took.
+
+    Parameters
+    ----------
+    thread : bool, default=False
+        Count only what the calling thread encoded, instead of the whole process (plus
+        what CV-fold workers reported back to it).
 
     Returns
     -------
     dict with ``"texts"`` (int) and ``"seconds"`` (float)
     """
+    if thread:
+        return {"texts": getattr(_THREAD, "texts", 0), "seconds": getattr(_THREAD, "seconds", 0.0)}
     with _ENCODED_LOCK:
         return dict(_ENCODED)
 
@@ -119,7 +134,7 @@ def embed_strings(
                 found.update(zip(batch_hashes, vectors, strict=True))
                 bar.update(len(batch))
         seconds = time.perf_counter() - started
-        record_encoding(len(missing), seconds)
+        record_encoding(len(missing), seconds, this_thread=True)
     logger.info(
         "EmbeddingFeaturizer: %d distinct strings: %d from memory, %d from disk cache, "
         "%d encoded%s.",
@@ -127,7 +142,7 @@ def embed_strings(
         n_memo,
         n_disk,
         len(missing),
-        f" in {seconds:.1f}s ({len(missing) / seconds:.0f} texts/s)" if missing else "",
+        f" in {seconds:.1f}s ({len(missing) / max(seconds, 1e-9):.0f} texts/s)" if missing else "",
     )
     if not strings:
         return np.zeros((0, dim or 0), dtype=np.float32)

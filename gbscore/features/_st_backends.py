@@ -76,7 +76,8 @@ def _missing_backend_error(backend, problem):
     return MissingDependencyError(
         f"SentenceTransformerEncoder(backend={backend!r}) cannot run here: {problem}. "
         f"Install what it needs with: {hint} -- or use backend='torch', or backend='auto' "
-        "(the fastest backend installed, torch when no other is)."
+        "(the fastest backend installed, torch when no other is). A saved model keeps the "
+        "backend it was fitted with: install it where the model predicts, or retrain."
     )
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import numbers
 import os
+import socket
 import tempfile
 import time
 
@@ -103,7 +104,7 @@ def _fold_task(estimators, groups, X, y, train, test, pairs, fit_params, keep):
     X_train = X.iloc[train].reset_index(drop=True)
     preds, pair_preds, fitted_all = {}, {}, {}
     timings = {"features": 0.0, "predict": 0.0}
-    encoded = encoding_totals()
+    encoded = encoding_totals(thread=True)
     for names in groups:
         fitted, prefix_s, model_s = _fit_group(
             {n: estimators[n] for n in names}, X_train, y[train], fit_params
@@ -118,9 +119,10 @@ def _fold_task(estimators, groups, X, y, train, test, pairs, fit_params, keep):
         timings["predict"] += time.perf_counter() - start
         if keep:
             fitted_all.update(fitted)
-    now = encoding_totals()
+    now = encoding_totals(thread=True)
     # Encoding in a worker process is added to the parent's totals; in-process it already is.
-    worker = (os.getpid(), now["texts"] - encoded["texts"], now["seconds"] - encoded["seconds"])
+    where = (socket.gethostname(), os.getpid())
+    worker = (where, now["texts"] - encoded["texts"], now["seconds"] - encoded["seconds"])
     return preds, pair_preds, timings, (fitted_all if keep else None), worker
 
 
@@ -447,8 +449,8 @@ def cross_val_oof(
             try:
                 for k, result in enumerate(stream):
                     bar.update()
-                    pid, texts, seconds = result[4]
-                    if pid != os.getpid():
+                    where, texts, seconds = result[4]
+                    if where != (socket.gethostname(), os.getpid()):
                         record_encoding(texts, seconds)
                     for key, s in result[2].items():
                         prefix = "refit_" if k == len(splits) else ""
