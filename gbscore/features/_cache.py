@@ -49,6 +49,8 @@ logger = logging.getLogger("gbscore")
 
 # A shard's modification time is its "last used" time; refresh it at most this often.
 _TOUCH_SECONDS = 60.0
+#: Listings of a shard folder one lookup may make while other processes compact it.
+_LOOKUP_ATTEMPTS = 8
 
 
 class EmbeddingCache(CacheUpkeep):
@@ -100,6 +102,7 @@ class EmbeddingCache(CacheUpkeep):
         self.on_error = on_error
         # Per identity hash: shard name -> hashes list, for shards already verified.
         self._known = {}
+        self._raced = False  # did the last index refresh see a listed shard vanish?
         self._index = {}
         self._lock = threading.Lock()
         self._touched = {}
@@ -173,6 +176,7 @@ class EmbeddingCache(CacheUpkeep):
         shard_dir = self._shard_dir(ident)
         present = self._list_shards(ident)
         fresh = {}
+        self._raced = False
         for name in present:
             if name in known:
                 continue
@@ -180,6 +184,8 @@ class EmbeddingCache(CacheUpkeep):
             try:
                 hashes, vectors = read_shard(path)
             except FileNotFoundError:
+                # Compacted away since the listing: its entries are in a newer shard.
+                self._raced = True
                 continue
             except CorruptShard as exc:
                 self._discard(ident, path, str(exc))
@@ -234,7 +240,11 @@ class EmbeddingCache(CacheUpkeep):
         return found, missing
 
     def _lookup(self, ident, hashes, found):
-        for attempt in range(2):
+        # Another process's compaction writes the merged shard before it deletes the ones it
+        # replaces, so a shard that vanishes under a read means: list again. Each retry
+        # follows a compaction elsewhere; the bound only guards against a folder rewritten
+        # faster than it can be read.
+        for attempt in range(_LOOKUP_ATTEMPTS):
             fresh = self._refresh(ident)
             index = self._index.get(ident, {})
             wanted = {}
@@ -259,7 +269,7 @@ class EmbeddingCache(CacheUpkeep):
                 for h, row in items:
                     found[h] = vectors[row]
                 self._touch(path)
-            if not vanished or attempt:
+            if not (vanished or self._raced) or attempt == _LOOKUP_ATTEMPTS - 1:
                 break
 
     def put_many(self, identity, hashes, vectors):

@@ -166,6 +166,33 @@ def test_reader_survives_compaction_by_another_instance(tmp_path):
     assert reader.corrupt_shards_removed == 0
 
 
+class _StaleListing(EmbeddingCache):
+    """A reader whose next folder listing is one taken earlier: what it sees when another
+    process compacts the folder between its listing and its reads (CI hit this once)."""
+
+    stale = None
+
+    def _list_shards(self, ident):
+        listing = super()._list_shards(ident)
+        if self.stale is not None:
+            listing, self.stale = self.stale, None
+        return listing
+
+
+def test_lookup_lists_again_when_listed_shards_vanish_before_they_are_read(tmp_path):
+    writer = EmbeddingCache(tmp_path)
+    hashes = _hashes(["p", "q", "r"])
+    for h in hashes:
+        writer.put_many(IDENTITY, [h], _vector(h)[None])
+    reader = _StaleListing(tmp_path)
+    reader.stale = reader._list_shards(identity_hash(IDENTITY))  # the three one-text shards
+    writer.compact(IDENTITY)  # merged into one shard; the three are deleted
+    found, missing = reader.get_many(IDENTITY, hashes)
+    assert missing == [] and reader.corrupt_shards_removed == 0
+    for h in hashes:
+        np.testing.assert_array_equal(found[h], _vector(h))
+
+
 def test_stats_counts(tmp_path):
     cache = EmbeddingCache(tmp_path)
     hashes = _hashes(["s1", "s2"])
