@@ -102,7 +102,6 @@ class EmbeddingCache(CacheUpkeep):
         self.on_error = on_error
         # Per identity hash: shard name -> hashes list, for shards already verified.
         self._known = {}
-        self._raced = False  # did the last index refresh see a listed shard vanish?
         self._index = {}
         self._lock = threading.Lock()
         self._touched = {}
@@ -170,13 +169,16 @@ class EmbeddingCache(CacheUpkeep):
             pass  # vanished, or a read-only folder: eviction order is only a heuristic
 
     def _refresh(self, ident):
-        """Verify shards not seen before; return {name: vectors} of those just read."""
+        """Verify shards not seen before.
+
+        Returns ``({name: vectors} of those just read, whether a listed shard vanished before
+        it could be read)``: another process compacted it away since the listing.
+        """
         known = self._known.setdefault(ident, {})
         index = self._index.setdefault(ident, {})
         shard_dir = self._shard_dir(ident)
         present = self._list_shards(ident)
-        fresh = {}
-        self._raced = False
+        fresh, raced = {}, False
         for name in present:
             if name in known:
                 continue
@@ -185,7 +187,7 @@ class EmbeddingCache(CacheUpkeep):
                 hashes, vectors = read_shard(path)
             except FileNotFoundError:
                 # Compacted away since the listing: its entries are in a newer shard.
-                self._raced = True
+                raced = True
                 continue
             except CorruptShard as exc:
                 self._discard(ident, path, str(exc))
@@ -203,7 +205,7 @@ class EmbeddingCache(CacheUpkeep):
             for name in known:
                 for row, h in enumerate(known[name]):
                     self._index[ident].setdefault(h, (name, row))
-        return fresh
+        return fresh, raced
 
     # -- public API -------------------------------------------------------------------
 
@@ -245,7 +247,7 @@ class EmbeddingCache(CacheUpkeep):
         # follows a compaction elsewhere; the bound only guards against a folder rewritten
         # faster than it can be read.
         for attempt in range(_LOOKUP_ATTEMPTS):
-            fresh = self._refresh(ident)
+            fresh, raced = self._refresh(ident)
             index = self._index.get(ident, {})
             wanted = {}
             for h in hashes:
@@ -269,7 +271,7 @@ class EmbeddingCache(CacheUpkeep):
                 for h, row in items:
                     found[h] = vectors[row]
                 self._touch(path)
-            if not (vanished or self._raced) or attempt == _LOOKUP_ATTEMPTS - 1:
+            if not (vanished or raced) or attempt == _LOOKUP_ATTEMPTS - 1:
                 break
 
     def put_many(self, identity, hashes, vectors):
