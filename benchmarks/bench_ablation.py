@@ -36,14 +36,15 @@ from gbscore.data import load_competition, load_test_labels
 from gbscore.model_selection import ConversationKFold, cross_val_oof, rmse
 from gbscore.stacking import CALIBRATION_MIN_GAIN, cross_fit_calibration, cross_fit_meta, fit_meta
 
-DEFAULT_BASES = ("lightgbm", "catboost", "ridge")
+DEFAULT_BASES = tuple(DEFAULT_CONFIG["stack"]["models"])
 RELATIONS = {"kind": "similarity", "opposite": [0.0, 3.0], "substitutable": [6.5, 9.5]}
 
 
 def variant_configs():
-    """Base name -> single-model config; the first three are the default stack's bases."""
+    """Base name -> single-model config; the first ones are the default stack's bases."""
     bases = stack_configs(copy.deepcopy(DEFAULT_CONFIG))
     lgbm = bases["lightgbm"]
+    # The MLP as an addition, for a default stack without it.
     mlp = stack_configs(merge_config(DEFAULT_CONFIG, {"stack": {"models": ["mlp"]}}))["mlp"]
 
     def lgbm_with(**changes):
@@ -51,7 +52,7 @@ def variant_configs():
 
     return {
         **{name: bases[name] for name in DEFAULT_BASES},
-        "mlp": mlp,
+        **({} if "mlp" in DEFAULT_BASES else {"mlp": mlp}),
         "lightgbm+contrastive": lgbm_with(features={"contrastive": True}),
         "lightgbm+relations": lgbm_with(params={"augment__label_policy": RELATIONS}),
         "lightgbm+class_weights": lgbm_with(

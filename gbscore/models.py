@@ -1,4 +1,4 @@
-"""Regressors (LightGBM, CatBoost, Ridge).
+"""Regressors (LightGBM, CatBoost, Ridge; the MLP is in gbscore.mlp).
 
 Each regressor is a small scikit-learn estimator with explicit, tunable hyper-parameters that
 builds the library model in ``fit``. That keeps ``get_params``/``clone``/Optuna simple, lets

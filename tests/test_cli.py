@@ -24,6 +24,7 @@ STACK_CONFIG = {
             "lightgbm": {"params": {"model__n_estimators": 40, "model__n_jobs": 1}},
             "catboost": {"params": {"model__iterations": 40, "model__thread_count": 1}},
             "ridge": {},
+            "mlp": {"params": {"model__max_epochs": 3, "model__hidden": 16}},
         }
     },
 }
@@ -111,21 +112,21 @@ def test_run_report_files(ran):
         assert (report / name).is_file(), name
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["cv"]["model"] == "stack"
-    assert set(metrics["cv_models"]) == {"stack", "lightgbm", "catboost", "ridge"}
+    assert set(metrics["cv_models"]) == {"stack", "lightgbm", "catboost", "ridge", "mlp"}
     for scores in metrics["cv_models"].values():
         assert scores["rmse_shift"] > 0 and scores["rmse_plain"] > 0
-    assert set(metrics["test_models"]) == {"lightgbm", "catboost", "ridge"}
+    assert set(metrics["test_models"]) == {"lightgbm", "catboost", "ridge", "mlp"}
     assert "rmse_mismatched" in metrics["test"]
     weights = json.loads((report / "stack_weights.json").read_text())
-    assert set(weights["weights"]) == {"lightgbm", "catboost", "ridge"}
+    assert set(weights["weights"]) == {"lightgbm", "catboost", "ridge", "mlp"}
     assert all(w >= 0 for w in weights["weights"].values())
     per_bin = pd.read_csv(report / "per_bin_rmse.csv")
-    assert set(per_bin["model"]) == {"stack", "lightgbm", "catboost", "ridge"}
+    assert set(per_bin["model"]) == {"stack", "lightgbm", "catboost", "ridge", "mlp"}
     assert set(per_bin["set"]) == {"plain", "shift_aware"}
     importances = pd.read_csv(report / "feature_importances_lightgbm.csv")
     assert "cos__metric_text__response" in set(importances["feature"])
     oof = OOFPredictions.load(report / "oof.npz")
-    assert oof.models == ["lightgbm", "catboost", "ridge", "stack"]
+    assert oof.models == ["lightgbm", "catboost", "ridge", "mlp", "stack"]
     assert "| stack |" in (report / "summary.md").read_text()
     assert json.loads((report / "config.json").read_text())["model"] == "stack"
 

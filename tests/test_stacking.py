@@ -445,8 +445,9 @@ def test_dask_unreachable_scheduler(Xy):
 
 def test_stack_configs_forms():
     cfgs = stack_configs({"model": "stack", "params": {"interact__n_components": 4}})
-    assert list(cfgs) == ["lightgbm", "catboost", "ridge"]
+    assert list(cfgs) == ["lightgbm", "catboost", "ridge", "mlp"]
     assert cfgs["ridge"]["params"] == cfgs["lightgbm"]["params"] == {"interact__n_components": 4}
+    assert cfgs["mlp"]["model"] == "mlp" and cfgs["mlp"]["params"] == {"interact__n_components": 4}
     # CatBoost gets the stack's faster defaults under the shared params
     assert cfgs["catboost"]["params"] == {
         **STACK_BASE_PARAMS["catboost"],
@@ -474,7 +475,11 @@ def test_stack_configs_forms():
 def test_build_pipeline_stack(emb):
     model = build_pipeline({"model": "stack", **SHARED}, metric_embeddings=emb)
     assert isinstance(model, StackedScoreRegressor)
-    assert [n for n, _ in model.estimators] == ["lightgbm", "catboost", "ridge"]
+    assert [n for n, _ in model.estimators] == ["lightgbm", "catboost", "ridge", "mlp"]
+    # the MLP base reads the raw embedding blocks (MODEL_PARAMS), the boosters do not
+    mlp = dict(model.estimators)["mlp"]
+    assert mlp.named_steps["interact"].passthrough == "all"
+    assert dict(model.estimators)["lightgbm"].named_steps["interact"].passthrough != "all"
     assert isinstance(model.final_estimator, LinearRegression) and model.final_estimator.positive
     assert model.meta_rows == "shift_aware"
     assert model.cv.grouping == "phrasing" and model.cv.n_splits == 5

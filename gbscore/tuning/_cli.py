@@ -38,7 +38,7 @@ def _parse_stack_configs(values):
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--model",
-    type=click.Choice(["lightgbm", "catboost", "ridge", "stack"]),
+    type=click.Choice(["lightgbm", "catboost", "ridge", "mlp", "stack"]),
     default="lightgbm",
     show_default=True,
     help="What to tune: a base model's pipeline, or the stack of base models.",
@@ -139,7 +139,8 @@ def _parse_stack_configs(values):
     "--model-threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Threads per model fit (LightGBM n_jobs, CatBoost thread_count) [default: config's].",
+    help="Threads per model fit (LightGBM and MLP n_jobs, CatBoost thread_count) "
+    "[default: config's].",
 )
 @click.option(
     "--heartbeat-interval",
@@ -174,7 +175,7 @@ def _parse_stack_configs(values):
     multiple=True,
     metavar="NAME=FILE",
     help="Stack: a base model's config (e.g. exported by its study); repeat "
-    "[default: lightgbm, catboost and ridge with the base config].",
+    "[default: the base config's stack models, lightgbm, catboost, ridge and mlp].",
 )
 @click.option(
     "--demo-size",

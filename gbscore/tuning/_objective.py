@@ -64,7 +64,7 @@ class PipelineObjective:
         The tidy training table (no ``score`` column needed).
     y : array-like
         Scores.
-    model : {"lightgbm", "catboost", "ridge"}, default="lightgbm"
+    model : {"lightgbm", "catboost", "ridge", "mlp"}, default="lightgbm"
     base_config : dict, optional
         Merged over :data:`~gbscore.config.DEFAULT_CONFIG`; the trial's params go on top.
         Its ``encoder`` is used by every trial, its ``cv.n_splits`` and ``random_state`` fix

@@ -21,6 +21,7 @@ __all__ = [
     "suggest_catboost",
     "suggest_interact",
     "suggest_lightgbm",
+    "suggest_mlp",
     "suggest_params",
     "suggest_ridge",
 ]
@@ -89,6 +90,32 @@ def suggest_ridge(trial):
         ``model__alpha``.
     """
     return {"model__alpha": trial.suggest_float("model__alpha", 0.1, 3000.0, log=True)}
+
+
+def suggest_mlp(trial):
+    """MLP hyper-parameters (``max_epochs`` stays fixed: early stopping picks the epochs).
+
+    The loss stays ``"mse"``: the study's objective is RMSE, which the other losses only
+    approximate. ``model__bilinear_rank`` 0 turns the metric x conversation layer off.
+
+    Parameters
+    ----------
+    trial : optuna.trial.Trial
+
+    Returns
+    -------
+    dict
+        ``model__*`` keys.
+    """
+    return {
+        "model__hidden": trial.suggest_int("model__hidden", 32, 256, log=True),
+        "model__n_blocks": trial.suggest_int("model__n_blocks", 1, 3),
+        "model__dropout": trial.suggest_float("model__dropout", 0.0, 0.4),
+        "model__bilinear_rank": trial.suggest_categorical("model__bilinear_rank", [0, 8, 16, 32]),
+        "model__learning_rate": trial.suggest_float("model__learning_rate", 3e-4, 3e-3, log=True),
+        "model__weight_decay": trial.suggest_float("model__weight_decay", 1e-6, 1e-2, log=True),
+        "model__label_noise": trial.suggest_float("model__label_noise", 0.0, 1.0),
+    }
 
 
 def _band(trial, name, low_range, width_range):
@@ -198,6 +225,7 @@ SEARCH_SPACES = {
     "lightgbm": suggest_lightgbm,
     "catboost": suggest_catboost,
     "ridge": suggest_ridge,
+    "mlp": suggest_mlp,
 }
 
 
@@ -207,7 +235,7 @@ def suggest_params(trial, model, *, augment=True, interact=True, bands=True):
     Parameters
     ----------
     trial : optuna.trial.Trial
-    model : {"lightgbm", "catboost", "ridge"}
+    model : {"lightgbm", "catboost", "ridge", "mlp"}
     augment : bool, default=True
         Also search the negative sampler (:func:`suggest_augment`).
     interact : bool, default=True
@@ -307,7 +335,7 @@ def default_params(model, config=None, *, augment=True, interact=True, bands=Tru
 
     Parameters
     ----------
-    model : {"lightgbm", "catboost", "ridge"}
+    model : {"lightgbm", "catboost", "ridge", "mlp"}
     config : dict, optional
         Base config (as for :class:`~gbscore.tuning.PipelineObjective`).
     augment, interact, bands

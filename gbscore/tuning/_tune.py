@@ -114,7 +114,8 @@ def _base_config(config, model, n_splits, seed, model_threads):
 
 
 def _thread_params(model, threads):
-    key = {"lightgbm": "model__n_jobs", "catboost": "model__thread_count"}.get(model)
+    keys = {"lightgbm": "model__n_jobs", "catboost": "model__thread_count", "mlp": "model__n_jobs"}
+    key = keys.get(model)
     return {key: int(threads)} if key and threads is not None else {}
 
 
@@ -151,7 +152,7 @@ def tune(
 
     Parameters
     ----------
-    model : {"lightgbm", "catboost", "ridge", "stack"}, default="lightgbm"
+    model : {"lightgbm", "catboost", "ridge", "mlp", "stack"}, default="lightgbm"
     data : TuningData, optional
         Training data; default :func:`load_tuning_data` of ``data_dir``.
     data_dir : str or Path, optional
@@ -312,8 +313,8 @@ def tune(
 
 def default_stack_configs(base, *, model_threads=None):
     """The base configs of the stack the base config describes (``base["stack"]["models"]``,
-    by default LightGBM, CatBoost and Ridge), as :func:`gbscore.config.stack_configs` builds
-    them for ``gbscore run``, with each model's thread count."""
+    by default LightGBM, CatBoost, Ridge and the MLP), as :func:`gbscore.config.stack_configs`
+    builds them for ``gbscore run``, with each model's thread count."""
     shared = merge_config(base, {"model": "stack"})
     # A base config's own regressor params (e.g. LightGBM's n_jobs) fit no other regressor.
     shared["params"] = {

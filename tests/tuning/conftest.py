@@ -31,6 +31,13 @@ FAST = {
         "params": {"model__iterations": 30, "model__thread_count": 1},
         "cv": {"n_splits": 3},
     },
+    # hidden=32 is the bottom of the MLP search space, so the untuned trial can reproduce it.
+    "mlp": {
+        "model": "mlp",
+        "encoder": ENCODER,
+        "params": {"model__max_epochs": 3, "model__hidden": 32},
+        "cv": {"n_splits": 3},
+    },
 }
 
 

@@ -77,7 +77,7 @@ def test_gbscore_tune_resumes_the_named_study(config_path, tmp_path):
 @pytest.mark.slow
 def test_tuning_scripts_run_from_the_repository_root():
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    names = ("tune_lightgbm", "tune_catboost", "tune_ridge", "tune_stack")
+    names = ("tune_lightgbm", "tune_catboost", "tune_ridge", "tune_mlp", "tune_stack")
     procs = {
         name: subprocess.Popen(
             [sys.executable, f"tuning/{name}.py", "--help"],

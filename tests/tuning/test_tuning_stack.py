@@ -180,4 +180,5 @@ def test_default_stack_bases_are_those_gbscore_run_builds():
     threaded = default_stack_configs(base, model_threads=2)
     assert threaded["lightgbm"]["params"]["model__n_jobs"] == 2
     assert threaded["catboost"]["params"]["model__thread_count"] == 2
+    assert threaded["mlp"]["params"]["model__n_jobs"] == 2
     assert threaded["ridge"]["params"] == {}
