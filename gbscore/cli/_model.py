@@ -158,10 +158,11 @@ def _predict_and_write(model, test, out, timer, *, uncertainty=False, batch_rows
     return pred, bases
 
 
-def _echo_encoding(before):
+def _echo_encoding(before, encoder_spec):
     """Say how much of the time above went into the encoder since ``before`` (a snapshot of
-    :func:`~gbscore.features.encoding_totals`): 0 texts on a warm cache."""
-    from ..features import encoding_totals
+    :func:`~gbscore.features.encoding_totals`): 0 texts on a warm cache. When texts were
+    encoded by torch on the CPU for want of a faster backend, say how to get one."""
+    from ..features import encoding_totals, faster_backend_hint
 
     now = encoding_totals()
     texts, seconds = now["texts"] - before["texts"], now["seconds"] - before["seconds"]
@@ -170,6 +171,11 @@ def _echo_encoding(before):
             f"encoding: {texts} texts in {seconds:.1f}s ({texts / max(seconds, 1e-9):.0f} "
             "texts/s; summed over parallel workers), inside the steps above"
         )
+        spec = dict(encoder_spec or {})
+        if spec.get("kind", "sentence-transformers") == "sentence-transformers":
+            hint = faster_backend_hint(spec.get("device", "auto"), spec.get("backend", "auto"))
+            if hint:
+                click.echo(f"          {hint}")
     else:
         click.echo("encoding: 0 texts (every vector came from the embedding cache)")
 
@@ -293,7 +299,7 @@ def run(
         + ", ".join(f"{k} {v:.1f}s" for k, v in timer.items())
         + f" (then the report {report_s:.1f}s)"
     )
-    _echo_encoding(encoded_before)
+    _echo_encoding(encoded_before, config.get("encoder"))
     click.echo(f"report:     {Path(report_dir) / 'report.html'}")
 
 

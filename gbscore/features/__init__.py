@@ -22,6 +22,7 @@ from ._encoders import (
     SentenceTransformerEncoder,
     default_export_dir,
     encoder_threads,
+    faster_backend_hint,
 )
 from ._featurizer import EmbeddingFeaturizer
 from ._inputs import TEXT_SEPARATOR, metric_name_to_text
@@ -37,6 +38,7 @@ __all__ = [
     "RECOMMENDED_MULTILINGUAL_MODEL",
     "default_export_dir",
     "encoder_threads",
+    "faster_backend_hint",
     "EmbeddingCache",
     "DEFAULT_MAX_BYTES",
     "default_cache_dir",

@@ -15,7 +15,7 @@ this module keeps those names importable so such pickles still load.
 
 from ._base_encoder import BaseTextEncoder
 from ._char_tfidf import CharTfidfEncoder
-from ._st_backends import default_export_dir, encoder_threads
+from ._st_backends import default_export_dir, encoder_threads, faster_backend_hint
 from ._st_encoder import SentenceTransformerEncoder
 from ._st_model import DEFAULT_MODEL_NAME, RECOMMENDED_MULTILINGUAL_MODEL
 
@@ -27,4 +27,5 @@ __all__ = [
     "RECOMMENDED_MULTILINGUAL_MODEL",
     "default_export_dir",
     "encoder_threads",
+    "faster_backend_hint",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "ensure_exported",
     "resolve_runtime",
     "torch_threads",
+    "faster_backend_hint",
 ]
 
 logger = logging.getLogger("gbscore")
@@ -69,6 +70,24 @@ def _backend_problem(backend):
         return ""
 
     return cached_fingerprint(("backend-probe", backend), probe) or None
+
+
+def faster_backend_hint(device="auto", backend="auto"):
+    """Return a line telling how to encode faster, when ``backend="auto"`` runs torch on the
+    CPU only because no faster backend is installed; None otherwise (never raises)."""
+    if backend != "auto" or any(_backend_problem(b) is None for b in ("onnx", "openvino")):
+        return None
+    try:
+        device = resolve_device(device, library="torch", mps=True, caller="the encoder")
+    except Exception:  # noqa: BLE001 - a hint must not turn into an error of its own
+        return None
+    if device != "cpu":
+        return None
+    return (
+        'the encoder ran torch fp32 on the CPU; after pip install "gbscore[fast]", '
+        'backend="auto" uses ONNX Runtime int8 (1.54x the tokens per CPU-second of torch '
+        "fp32 on 2 cores, mean cosine 0.992 to its vectors)"
+    )
 
 
 def _missing_backend_error(backend, problem):

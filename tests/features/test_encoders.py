@@ -32,6 +32,7 @@ from gbscore.features import (
     clear_caches,
     default_export_dir,
     encoder_threads,
+    faster_backend_hint,
 )
 from gbscore.features._st_model import resolve_model, weights_fingerprint
 
@@ -304,6 +305,16 @@ def test_auto_backend_falls_back_to_torch_without_onnx_or_openvino(no_onnxruntim
     assert enc.identity()["backend"] == "torch"
     # Same vectors as an explicit torch encoder, so the same cache entries.
     assert enc.identity_hash() == clone(enc).set_params(backend="torch").identity_hash()
+
+
+def test_torch_on_the_cpu_for_want_of_a_faster_backend_gets_a_hint(no_onnxruntime):
+    """`gbscore run` prints this line after its encoding figures: only when "auto" fell back
+    to torch on the CPU, never when the user chose torch or a GPU."""
+    hint = faster_backend_hint("cpu", "auto")
+    assert 'pip install "gbscore[fast]"' in hint and "ONNX Runtime int8" in hint
+    assert faster_backend_hint("cpu", "torch") is None
+    assert faster_backend_hint("cpu", "onnx") is None
+    assert faster_backend_hint("cuda:7", "auto") is None  # no such device: no hint, no error
 
 
 def test_identity_names_backend_and_quantization_and_chunk_cap():
