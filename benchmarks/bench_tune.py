@@ -44,6 +44,7 @@ from gbscore.config import DEFAULT_CONFIG, build_pipeline, merge_config
 from gbscore.data import load_competition, load_test_labels
 from gbscore.model_selection import rmse
 from gbscore.tuning import (
+    SEARCH_SPACES,
     PipelineObjective,
     TuningData,
     default_params,
@@ -54,14 +55,13 @@ from gbscore.tuning import (
     run_study,
     warm_embeddings,
 )
+from gbscore.tuning._tune import _thread_params  # the thread key of each model, as `tune` sets it
 
 
 def _base_config(model, n_splits, threads):
     config = merge_config(DEFAULT_CONFIG, {"model": model, "cv": {"n_splits": n_splits}})
     config.pop("stack", None)
-    key = {"lightgbm": "model__n_jobs", "catboost": "model__thread_count"}.get(model)
-    if key:
-        config["params"] = {key: threads}
+    config["params"] = _thread_params(model, threads)
     return config
 
 
@@ -124,7 +124,7 @@ def main(argv=None):
         help="Tuning budget, split evenly between the two studies.",
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help="Embedding cache directory.")
-    parser.add_argument("--model", choices=["lightgbm", "catboost", "ridge"], default="lightgbm")
+    parser.add_argument("--model", choices=sorted(SEARCH_SPACES), default="lightgbm")
     parser.add_argument("--n-splits", type=int, default=3, help="CV folds of the objective.")
     parser.add_argument("--threads", type=int, default=1, help="Threads per model fit.")
     parser.add_argument(

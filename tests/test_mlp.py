@@ -171,6 +171,27 @@ def test_same_seed_same_predictions_other_seed_other_predictions(data):
     assert not np.allclose(a, c)
 
 
+def test_fits_in_threads_of_one_process_match_fits_one_after_another(data):
+    """Torch's generator and thread count are process-wide: two fits in threads (a Dask
+    worker's threads, `gbscore tune --n-jobs`) must not mix their seeds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y, X_test, _ = data
+    params = {**TINY, "max_epochs": 8, "label_noise": 0.3, "dropout": 0.2}
+    seeds = (3, 4)
+    alone = [MLPScoreRegressor(**params, random_state=s).fit(X, y).predict(X_test) for s in seeds]
+    with ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(
+                lambda s: MLPScoreRegressor(**params, random_state=s).fit(X, y).predict(X_test), s
+            )
+            for s in seeds
+        ]
+        together = [f.result() for f in futures]
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_label_noise_changes_the_fit(fitted, data):
     noisy = MLPScoreRegressor(**TINY, label_noise=0.5).fit(*data[:2])
     assert not np.allclose(noisy.predict(data[2]), fitted.predict(data[2]))

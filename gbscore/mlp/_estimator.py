@@ -128,7 +128,11 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
         Torch CPU threads during ``fit`` and ``predict`` (restored afterwards; the setting is
         process-wide). ``None`` keeps torch's current setting. Results are reproducible for a
         given seed and thread count. One thread by default: on a shared 2-core machine two
-        torch threads ran several times slower than one, and a stack fits bases in parallel.
+        torch threads ran several times slower than one, and the stack's CV runs folds in
+        parallel. The fold loop does not raise an explicit count, so on a machine with many
+        cores, set it (``model__n_jobs``, ``gbscore tune --model-threads``) for a faster fit.
+        Fits in threads of one process run one at a time (torch's generator and thread
+        count are process-wide), so each stays reproducible from its seed.
     clip : bool, default=True
         Clip predictions to [0, 10].
     random_state : int, RandomState instance or None, default=0
@@ -394,8 +398,10 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
         """Network outputs (float64) for prepared inputs, in batches, computed in float64."""
         import torch
 
-        net, device = self._get_net(torch)
+        # Under torch_threads' lock: building the network draws from torch's global generator,
+        # which another thread's fit may be using.
         with torch_threads(torch, self.n_jobs), torch.no_grad():
+            net, device = self._get_net(torch)
             return forward_batches(
                 torch,
                 net,

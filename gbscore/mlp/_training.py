@@ -7,6 +7,7 @@ restored afterwards because torch keeps them process-wide.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -28,18 +29,27 @@ class Trained(NamedTuple):
     n_epochs: int  # epochs run
 
 
+# Torch's generator, thread count and deterministic flag are process-wide: two fits in
+# threads of one process (a Dask worker's threads, `gbscore tune --n-jobs`) would mix their
+# seeds and restore each other's settings. Each fit or prediction holds this lock, so fits in
+# one process run one at a time and stay reproducible from their seed. Re-entrant because
+# torch_context takes it and then enters torch_threads.
+_TORCH_STATE_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def torch_threads(torch, n_jobs):
     """Run with ``n_jobs`` torch CPU threads (``None``: torch's current setting)."""
-    if n_jobs is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n_jobs))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    with _TORCH_STATE_LOCK:
+        if n_jobs is None:
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(int(n_jobs))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 @contextlib.contextmanager
@@ -50,18 +60,20 @@ def torch_context(torch, seed, *, device, n_jobs):
         devices = []
     else:
         devices = [torch.cuda.current_device() if index is None else index]
-    det_before = torch.are_deterministic_algorithms_enabled()
-    warn_before = torch.is_deterministic_algorithms_warn_only_enabled()
-    with torch.random.fork_rng(devices=devices), torch_threads(torch, n_jobs):
-        torch.manual_seed(seed)
-        # CUDA's deterministic mode needs CUBLAS_WORKSPACE_CONFIG set before start-up,
-        # so it is only forced on the CPU, where every op used here has a deterministic path.
-        if device == "cpu":
-            torch.use_deterministic_algorithms(True)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(det_before, warn_only=warn_before)
+    with _TORCH_STATE_LOCK:
+        det_before = torch.are_deterministic_algorithms_enabled()
+        warn_before = torch.is_deterministic_algorithms_warn_only_enabled()
+        with torch.random.fork_rng(devices=devices), torch_threads(torch, n_jobs):
+            torch.manual_seed(seed)
+            # CUDA's deterministic mode needs CUBLAS_WORKSPACE_CONFIG set before start-up,
+            # so it is only forced on the CPU, where every op used here has a deterministic
+            # path.
+            if device == "cpu":
+                torch.use_deterministic_algorithms(True)
+            try:
+                yield
+            finally:
+                torch.use_deterministic_algorithms(det_before, warn_only=warn_before)
 
 
 def train_network(

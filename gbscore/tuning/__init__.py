@@ -11,7 +11,7 @@ storage is an SQLite file, so a laptop needs no server.
 Pieces, for custom searches:
 
 * search spaces -- :func:`suggest_params` and :data:`SEARCH_SPACES` (LightGBM, CatBoost,
-  Ridge), :func:`suggest_augment`, :func:`suggest_interact`;
+  Ridge, MLP), :func:`suggest_augment`, :func:`suggest_interact`;
 * objectives -- :class:`PipelineObjective` (shift-aware CV RMSE, fold or boosting-round
   pruning), :class:`StackObjective` (meta-learner on cached out-of-fold predictions);
 * storage -- :func:`make_storage`, :func:`open_study`, :func:`fail_stale_trials`;

@@ -177,7 +177,7 @@ def suggest_augment(trial, *, bands=True):
     return params
 
 
-def suggest_interact(trial):
+def suggest_interact(trial, *, passthrough=True):
     """Interaction and block knobs that need no re-encoding.
 
     Reduced product sizes, bilinear rank, the reduction, which text blocks are paired with
@@ -189,6 +189,10 @@ def suggest_interact(trial):
     Parameters
     ----------
     trial : optuna.trial.Trial
+    passthrough : bool, default=True
+        Search which input columns pass through. The MLP's search leaves it out: the MLP
+        reads the raw embedding blocks (passthrough ``"all"``, its default), without which it
+        has no blocks to match and its bilinear layer is off.
 
     Returns
     -------
@@ -200,11 +204,12 @@ def suggest_interact(trial):
         "interact__n_components": trial.suggest_int("interact__n_components", 0, 32, step=4),
         "interact__bilinear_rank": trial.suggest_int("interact__bilinear_rank", 0, 16),
         "interact__reduction": trial.suggest_categorical("interact__reduction", ["pca", "random"]),
-        "interact__passthrough": trial.suggest_categorical(
-            "interact__passthrough", ["all", "non_embedding", "none"]
-        ),
         "interact__text_blocks": TEXT_BLOCK_CHOICES[blocks],
     }
+    if passthrough:
+        params["interact__passthrough"] = trial.suggest_categorical(
+            "interact__passthrough", ["all", "non_embedding", "none"]
+        )
     if "metric_rank" in InteractionFeatures().get_params():
         params["interact__metric_rank"] = trial.suggest_categorical(
             "interact__metric_rank", [True, False]
@@ -254,7 +259,7 @@ def suggest_params(trial, model, *, augment=True, interact=True, bands=True):
     if augment:
         params.update(suggest_augment(trial, bands=bands))
     if interact:
-        params.update(suggest_interact(trial))
+        params.update(suggest_interact(trial, passthrough=model != "mlp"))
     return params
 
 

@@ -187,7 +187,7 @@ def tune(
     sampler_seed : int, optional
         Seed of the TPE sampler; leave unset when several workers share the study.
     model_threads : int, optional
-        Threads per model fit (LightGBM ``n_jobs``, CatBoost ``thread_count``).
+        Threads per model fit (LightGBM and MLP ``n_jobs``, CatBoost ``thread_count``).
     heartbeat_interval, grace_period, max_retry
         Crash detection and retries (see :func:`~gbscore.tuning.make_storage`).
     oof_path : str or Path, optional

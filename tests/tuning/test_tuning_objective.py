@@ -108,6 +108,20 @@ def test_value_is_cross_val_oof_shift_aware_rmse(data, fast):
 
 
 @pytest.mark.slow
+def test_an_mlp_trial_from_its_search_space_is_reproduced_by_its_config(data, fast):
+    """`gbscore tune --model mlp`: a sampled trial trains, and its stored config gives the
+    same CV figure through the public fold loop (the MLP is seeded and deterministic)."""
+    objective = _objective(data, fast["mlp"])
+    study = optuna.create_study(sampler=make_sampler(1))
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    config = trial.user_attrs["config"]
+    assert config["model"] == "mlp" and "model__hidden" in config["params"]
+    assert np.isfinite(trial.value)
+    assert trial.value == pytest.approx(_cv_scores(config, data).rmse_shift, rel=1e-9)
+
+
+@pytest.mark.slow
 def test_plain_target_minimises_the_plain_rmse(data, fast):
     objective = _objective(data, fast["ridge"], space=_fixed_space(GOOD), target="plain")
     study = optuna.create_study()

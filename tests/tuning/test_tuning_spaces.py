@@ -74,6 +74,17 @@ def test_bands_are_searched_by_default_and_build_pipeline_resolves_them():
                 step._validate_params()
 
 
+def test_mlp_trials_keep_the_embedding_blocks():
+    """Passthrough is not searched for the MLP: without the raw blocks it has nothing to
+    match and its bilinear layer is off."""
+    for trial in _trials(10, seed=4):
+        params = suggest_params(trial, "mlp")
+        assert "interact__passthrough" not in params and "interact__passthrough" not in trial.params
+        pipe = build_pipeline({"model": "mlp", "params": params}, show_progress=False)
+        assert pipe.named_steps["interact"].passthrough == "all"
+    assert "interact__passthrough" in suggest_params(_trials(1)[0], "lightgbm")
+
+
 def test_spaces_never_touch_the_encoder():
     """Nothing a trial changes may force re-encoding (encoder, text columns, joining)."""
     for model in SEARCH_SPACES:
