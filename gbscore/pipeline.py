@@ -12,11 +12,22 @@
 
 from __future__ import annotations
 
+import time
+
+import joblib
 from imblearn.pipeline import Pipeline as _ImbPipeline
+from sklearn.base import clone
 
 from .exceptions import GbscoreError
 
-__all__ = ["ScorePipeline", "fit_prefix", "is_sampler", "transform_prefix"]
+__all__ = [
+    "ScorePipeline",
+    "fit_prefix",
+    "fit_shared",
+    "is_sampler",
+    "transform_prefix",
+    "transform_shared",
+]
 
 
 def is_sampler(step):
@@ -59,6 +70,105 @@ def transform_prefix(pipe, X):
         if _active(step) and not is_sampler(step):
             X = step.transform(X)
     return X
+
+
+def _step_keys(pipe):
+    """One key per step before the last: equal keys mean equal steps so far, equally set."""
+    keys, key = [], ()
+    for _, step in pipe.steps[:-1]:
+        key = (*key, joblib.hash(clone(step)) if _active(step) else repr(step))
+        keys.append(key)
+    return keys
+
+
+def fit_shared(pipes, X, y, final_params=None):
+    """Fit pipelines on the same rows, running each distinct run of leading steps once.
+
+    Pipelines whose first steps are set alike (compared by ``joblib.hash`` of a clone)
+    share those fitted steps, the same objects, and the output they computed; from the
+    first step that differs each goes its own way. The stack's bases share the sampler and
+    the featurizer, and the boosters also their interaction step, while the MLP takes the
+    raw embedding blocks from its own. Equivalent to fitting a clone of each (same steps,
+    same seeds). scikit-learn's ``Pipeline(memory=...)`` caches only transformers, on disk,
+    not the sampler, hence this.
+
+    Parameters
+    ----------
+    pipes : dict of str to Pipeline
+        Unfitted pipelines (cloned here, not changed).
+    X, y
+        Training rows.
+    final_params : dict of str to dict, optional
+        Per pipeline, keyword arguments of its last step's ``fit``. The sampler's weights are
+        added as ``sample_weight`` where the pipeline has ``route_sample_weight``.
+
+    Returns
+    -------
+    fitted : dict of str to Pipeline
+    prefix_seconds : float
+        Time in the shared and own steps before the last ones.
+    model_seconds : dict of str to float
+        Time in each last step's ``fit``.
+    """
+    final_params = final_params or {}
+    names = list(pipes)
+    keys = {name: _step_keys(pipes[name]) for name in names}
+    memo = {(): (X, y, None)}  # key -> (output, rows' targets, sampler weight)
+    steps_of = {}  # key -> fitted step
+    fitted, model_seconds, prefix_seconds = {}, {}, 0.0
+    for i, name in enumerate(names):
+        pipe = clone(pipes[name])
+        parent, steps = (), []
+        for (step_name, step), key in zip(pipe.steps[:-1], keys[name], strict=True):
+            if key not in steps_of:
+                Xt, yt, weight = memo[parent]
+                start = time.perf_counter()
+                if _active(step) and is_sampler(step):
+                    Xt, yt = step.fit_resample(Xt, yt)
+                    weight = getattr(step, "sample_weight_", weight)
+                elif _active(step):
+                    Xt = step.fit_transform(Xt, yt)
+                prefix_seconds += time.perf_counter() - start
+                memo[key], steps_of[key] = (Xt, yt, weight), step
+            steps.append((step_name, steps_of[key]))
+            parent = key
+        Xt, yt, weight = memo[parent]
+        last_name, last = pipe.steps[-1]
+        kw = dict(final_params.get(name, {}))
+        if getattr(pipe, "route_sample_weight", False) and weight is not None:
+            kw["sample_weight"] = weight
+        start = time.perf_counter()
+        last.fit(Xt, yt, **kw)
+        model_seconds[name] = time.perf_counter() - start
+        pipe.steps = [*steps, (last_name, last)]
+        fitted[name] = pipe
+        # Outputs no later pipeline builds on are dropped: peak memory stays near one
+        # pipeline's, plus the outputs still shared.
+        needed = {key for later in names[i + 1 :] for key in keys[later]}
+        for key in [k for k in memo if k and k not in needed]:
+            del memo[key]
+    return fitted, prefix_seconds, model_seconds
+
+
+def transform_shared(pipes, X):
+    """What the last step of each fitted pipeline gets for ``X`` (samplers skipped, as in
+    ``predict``); a step several pipelines share (the same object, as :func:`fit_shared`
+    leaves them) transforms ``X`` once.
+
+    Returns
+    -------
+    dict of str to the transformed ``X``
+    """
+    memo, out = {(): X}, {}
+    for name, pipe in pipes.items():
+        key = ()
+        for _, step in pipe.steps[:-1]:
+            parent, key = key, (*key, id(step))
+            if key not in memo:
+                Xp = memo[parent]
+                memo[key] = step.transform(Xp) if _active(step) and not is_sampler(step) else Xp
+        out[name] = memo[key]
+    return out
 
 
 class ScorePipeline(_ImbPipeline):

@@ -13,6 +13,7 @@ from gbscore.config import STACK_BASE_PARAMS, stack_configs
 from gbscore.datasets import make_judge_data
 from gbscore.model_selection import ConversationKFold, OOFPredictions, cross_val_oof, rmse
 from gbscore.models import cuda_available, resolve_device
+from gbscore.pipeline import fit_shared, transform_shared
 from gbscore.stacking import (
     StackedScoreRegressor,
     cross_fit_meta,
@@ -285,6 +286,32 @@ def test_stack_predicts(stack, demo):
     assert a.named_steps["features"] is b.named_steps["features"]
 
 
+def test_bases_share_the_steps_they_have_alike_and_equal_standalone_fits(Xy, emb, demo):
+    """fit_shared: the MLP shares the sampler and the featurizer with the boosters, but not
+    their interaction step (it reads the raw blocks); every base predicts as if fitted alone."""
+    X, y = Xy
+    configs = {
+        "lightgbm": BASES["lightgbm"],
+        "mlp": _cfg("mlp", model__max_epochs=3, model__hidden=16),
+        "ridge": BASES["ridge"],
+    }
+    pipes = dict(_bases(emb, configs))
+    fitted, prefix_seconds, seconds = fit_shared(pipes, X, y)
+    assert set(seconds) == set(pipes) and prefix_seconds > 0
+    steps = {n: p.named_steps for n, p in fitted.items()}
+    for name in ("augment", "features"):
+        assert steps["lightgbm"][name] is steps["mlp"][name] is steps["ridge"][name], name
+    assert steps["lightgbm"]["interact"] is steps["ridge"]["interact"]
+    assert steps["mlp"]["interact"] is not steps["lightgbm"]["interact"]
+    assert steps["mlp"]["interact"].passthrough == "all"
+    inputs = transform_shared(fitted, demo.test)
+    for name, pipe in pipes.items():
+        alone = clone(pipe).fit(X, y).predict(demo.test)
+        np.testing.assert_allclose(fitted[name].predict(demo.test), alone, rtol=1e-9)
+        together = fitted[name].steps[-1][1].predict(inputs[name])
+        np.testing.assert_allclose(together, alone, rtol=1e-9)
+
+
 @pytest.mark.slow
 def test_stack_base_equals_standalone_pipeline(stack, Xy, emb, demo):
     X, y = Xy
@@ -445,9 +472,8 @@ def test_dask_unreachable_scheduler(Xy):
 
 def test_stack_configs_forms():
     cfgs = stack_configs({"model": "stack", "params": {"interact__n_components": 4}})
-    assert list(cfgs) == ["lightgbm", "catboost", "ridge", "mlp"]
+    assert list(cfgs) == ["lightgbm", "catboost", "ridge"]
     assert cfgs["ridge"]["params"] == cfgs["lightgbm"]["params"] == {"interact__n_components": 4}
-    assert cfgs["mlp"]["model"] == "mlp" and cfgs["mlp"]["params"] == {"interact__n_components": 4}
     # CatBoost gets the stack's faster defaults under the shared params
     assert cfgs["catboost"]["params"] == {
         **STACK_BASE_PARAMS["catboost"],
@@ -470,16 +496,18 @@ def test_stack_configs_forms():
     assert cfgs["ridge"]["model"] == "ridge"
     cfgs = stack_configs({"stack": {"models": [{"name": "r2", "model": "ridge"}, "catboost"]}})
     assert list(cfgs) == ["r2", "catboost"]
+    # an MLP base gets the shared params; build_pipeline gives it the raw embedding blocks
+    cfgs = stack_configs({"params": {"interact__n_components": 4}, "stack": {"models": ["mlp"]}})
+    assert cfgs["mlp"]["model"] == "mlp" and cfgs["mlp"]["params"] == {"interact__n_components": 4}
+    mlp = build_pipeline(cfgs["mlp"], show_progress=False)
+    assert mlp.named_steps["interact"].passthrough == "all"
+    assert build_pipeline({"model": "lightgbm"}).named_steps["interact"].passthrough != "all"
 
 
 def test_build_pipeline_stack(emb):
     model = build_pipeline({"model": "stack", **SHARED}, metric_embeddings=emb)
     assert isinstance(model, StackedScoreRegressor)
-    assert [n for n, _ in model.estimators] == ["lightgbm", "catboost", "ridge", "mlp"]
-    # the MLP base reads the raw embedding blocks (MODEL_PARAMS), the boosters do not
-    mlp = dict(model.estimators)["mlp"]
-    assert mlp.named_steps["interact"].passthrough == "all"
-    assert dict(model.estimators)["lightgbm"].named_steps["interact"].passthrough != "all"
+    assert [n for n, _ in model.estimators] == ["lightgbm", "catboost", "ridge"]
     assert isinstance(model.final_estimator, LinearRegression) and model.final_estimator.positive
     assert model.meta_rows == "shift_aware"
     assert model.cv.grouping == "phrasing" and model.cv.n_splits == 5

@@ -11,7 +11,6 @@ import socket
 import tempfile
 import time
 
-import joblib
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, parallel_config
@@ -22,7 +21,7 @@ from .._optional import import_optional
 from .._schema import TEXT_COLUMNS
 from ..exceptions import ConfigError, GbscoreError
 from ..features import encoding_totals, record_encoding
-from ..pipeline import fit_prefix, transform_prefix
+from ..pipeline import fit_shared, transform_shared
 from ._oof import OOFPredictions
 from ._split import _given_pairs, check_cv, default_eval_sampler, heldout_pairs
 
@@ -34,96 +33,63 @@ log = logging.getLogger("gbscore")
 # --------------------------------------------------------------------------------------
 
 
-def _prefix_key(estimator):
-    """Pipelines with equal keys differ only in their regressor and share one fitted prefix."""
+def _shares_steps(estimator, params):
+    """Whether ``estimator`` can share fitted leading steps (:func:`~gbscore.pipeline.fit_shared`):
+    a pipeline whose fit parameters, if any, are all for its last step."""
     steps = getattr(estimator, "steps", None)
     if not steps or len(steps) < 2:
-        return ("alone", id(estimator))
-    prefix = clone(estimator).steps[:-1]
-    return ("prefix", joblib.hash((prefix, getattr(estimator, "route_sample_weight", None))))
+        return False
+    last = steps[-1][0]
+    return all(k.startswith(f"{last}__") for k in params)
 
 
-def _prefix_groups(estimators):
-    groups = {}
-    for name, est in estimators.items():
-        groups.setdefault(_prefix_key(est), []).append(name)
-    return list(groups.values())
+def _fit_all(estimators, X, y, fit_params):
+    """Fit every estimator on ``(X, y)``; pipelines share the leading steps they have alike.
 
-
-def _fit_group(estimators, X, y, fit_params):
-    """Fit estimators that differ only in their last step, running the shared prefix once.
-
-    Equivalent to ``clone(est).fit(X, y)`` for each (same steps, same seeds), but the
-    augmentation and featurization are fitted once and shared by the returned pipelines.
-    Returns ``(fitted estimators, prefix seconds, model seconds)``.
+    Returns ``(fitted estimators, seconds in shared and own leading steps, model seconds)``.
     """
-    names = list(estimators)
-    first = estimators[names[0]]
-    if not hasattr(first, "steps") or len(names) == 1:
-        out, seconds = {}, {}
-        for name in names:
+    shared = {n: e for n, e in estimators.items() if _shares_steps(e, fit_params.get(n, {}))}
+    final = {n: {k.split("__", 1)[1]: v for k, v in fit_params.get(n, {}).items()} for n in shared}
+    fitted, prefix_seconds, seconds = fit_shared(shared, X, y, final)
+    for name, est in estimators.items():
+        if name not in shared:
             start = time.perf_counter()
-            out[name] = clone(estimators[name]).fit(X, y, **fit_params.get(name, {}))
+            fitted[name] = clone(est).fit(X, y, **fit_params.get(name, {}))
             seconds[name] = time.perf_counter() - start
-        return out, 0.0, seconds
-    start = time.perf_counter()
-    template = clone(first)
-    Xt, yt, weight = fit_prefix(template, X, y)
-    prefix_seconds = time.perf_counter() - start
-    out, seconds = {}, {}
-    for name in names:
-        start = time.perf_counter()
-        fitted = clone(estimators[name])
-        fitted.steps = [*template.steps[:-1], fitted.steps[-1]]
-        kw = {
-            k.split("__", 1)[1]: v
-            for k, v in fit_params.get(name, {}).items()
-            if k.startswith(f"{fitted.steps[-1][0]}__")
-        }
-        if getattr(fitted, "route_sample_weight", False) and weight is not None:
-            kw["sample_weight"] = weight
-        fitted.steps[-1][1].fit(Xt, yt, **kw)
-        out[name] = fitted
-        seconds[name] = time.perf_counter() - start
-    return out, prefix_seconds, seconds
+    return {n: fitted[n] for n in estimators}, prefix_seconds, seconds
 
 
-def _predict_group(fitted, X):
-    """Predictions of pipelines sharing one fitted prefix (transformed once)."""
+def _predict_all(fitted, X):
+    """Predictions of every fitted estimator; steps shared by pipelines transform once."""
     if X is None or len(X) == 0:
         return {name: np.empty(0) for name in fitted}
-    first = next(iter(fitted.values()))
-    if not hasattr(first, "steps") or len(fitted) == 1:
-        return {n: np.asarray(e.predict(X), dtype=np.float64) for n, e in fitted.items()}
-    Xt = transform_prefix(first, X)
-    return {n: np.asarray(e.steps[-1][1].predict(Xt), dtype=np.float64) for n, e in fitted.items()}
-
-
-def _fold_task(estimators, groups, X, y, train, test, pairs, fit_params, keep):
-    """Fit every group on ``train`` rows; predict ``test`` rows and the held-out pairs."""
-    X_train = X.iloc[train].reset_index(drop=True)
-    preds, pair_preds, fitted_all = {}, {}, {}
-    timings = {"features": 0.0, "predict": 0.0}
-    encoded = encoding_totals(thread=True)
-    for names in groups:
-        fitted, prefix_s, model_s = _fit_group(
-            {n: estimators[n] for n in names}, X_train, y[train], fit_params
+    pipes = {n: e for n, e in fitted.items() if getattr(e, "steps", None)}
+    inputs = transform_shared(pipes, X)
+    return {
+        n: np.asarray(
+            e.steps[-1][1].predict(inputs[n]) if n in pipes else e.predict(X), dtype=np.float64
         )
-        timings["features"] += prefix_s
-        for n, s in model_s.items():
-            timings[f"model:{n}"] = s
-        start = time.perf_counter()
-        if test is not None:
-            preds.update(_predict_group(fitted, X.iloc[test].reset_index(drop=True)))
-            pair_preds.update(_predict_group(fitted, pairs.X))
-        timings["predict"] += time.perf_counter() - start
-        if keep:
-            fitted_all.update(fitted)
+        for n, e in fitted.items()
+    }
+
+
+def _fold_task(estimators, X, y, train, test, pairs, fit_params, keep):
+    """Fit every estimator on ``train`` rows; predict ``test`` rows and the held-out pairs."""
+    X_train = X.iloc[train].reset_index(drop=True)
+    preds, pair_preds = {}, {}
+    encoded = encoding_totals(thread=True)
+    fitted, prefix_s, model_s = _fit_all(estimators, X_train, y[train], fit_params)
+    timings = {"features": prefix_s, **{f"model:{n}": s for n, s in model_s.items()}}
+    start = time.perf_counter()
+    if test is not None:
+        preds = _predict_all(fitted, X.iloc[test].reset_index(drop=True))
+        pair_preds = _predict_all(fitted, pairs.X)
+    timings["predict"] = time.perf_counter() - start
     now = encoding_totals(thread=True)
     # Encoding in a worker process is added to the parent's totals; in-process it already is.
     where = (socket.gethostname(), os.getpid())
     worker = (where, now["texts"] - encoded["texts"], now["seconds"] - encoded["seconds"])
-    return preds, pair_preds, timings, (fitted_all if keep else None), worker
+    return preds, pair_preds, timings, (fitted if keep else None), worker
 
 
 @contextlib.contextmanager
@@ -422,16 +388,14 @@ def cross_val_oof(
                 heldout_pairs(eval_sampler, X, y, test, random_state=random_state, fold=k)
                 for k, (_, test) in enumerate(splits)
             ]
-        groups_of = _prefix_groups(work)
         tasks = [
-            delayed(_fold_task)(work, groups_of, X, y, train, test, pairs[k], fit_params(k), False)
+            delayed(_fold_task)(work, X, y, train, test, pairs[k], fit_params(k), False)
             for k, (train, test) in enumerate(splits)
         ]
         if refit:
             tasks.append(
                 delayed(_fold_task)(
                     work,
-                    groups_of,
                     X,
                     y,
                     np.arange(len(y)),

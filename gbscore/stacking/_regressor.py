@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..model_selection import check_cv, check_table, cross_val_oof, rmse
 from ..models import CATEGORICAL_COLUMNS
-from ..pipeline import is_sampler, transform_prefix
+from ..pipeline import is_sampler, transform_shared
 from ._meta import (
     CALIBRATION_MIN_GAIN,
     cross_fit_calibration,
@@ -340,18 +340,15 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         return mapped
 
     def predict_bases(self, X):
-        """Predictions of every refitted base, one column per base (shared prefixes once)."""
+        """Predictions of every refitted base, one column per base (shared steps run once)."""
         check_is_fitted(self)
-        out, done = {}, {}
-        for name, est in self.named_estimators_.items():
-            steps = getattr(est, "steps", None)
-            if steps and len(steps) > 1:
-                key = id(steps[0][1])  # bases refitted together share their prefix objects
-                if key not in done:
-                    done[key] = transform_prefix(est, X)
-                out[name] = est.steps[-1][1].predict(done[key])
-            else:
-                out[name] = est.predict(X)
+        fitted = self.named_estimators_
+        pipes = {n: e for n, e in fitted.items() if len(getattr(e, "steps", None) or ()) > 1}
+        inputs = transform_shared(pipes, X)
+        out = {
+            n: e.steps[-1][1].predict(inputs[n]) if n in pipes else e.predict(X)
+            for n, e in fitted.items()
+        }
         return pd.DataFrame({n: np.asarray(out[n], dtype=np.float64) for n, _ in self.estimators})
 
     def combine(self, bases):
