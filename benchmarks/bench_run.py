@@ -5,7 +5,7 @@ For judgebench-dev (or any directory with ``test_labels.csv``) it reports:
 (a) test RMSE, overall and per ``kind``, of every base model and of the stack, next to the
     baselines in ``baselines.json`` when the directory has one;
 (b) seconds spent fitting each base model (its 5 folds plus the final refit, from the stack's
-    own timings) and the shared featurization;
+    own timings) and the featurization steps (shared by the bases, and each base's own);
 (c) end-to-end wall time and peak memory of `gbscore run` in a child process, with a warm
     embedding cache and with a cold (empty) one. Peak memory is reported two ways:
     ``ru_maxrss`` of the children (the largest single process) and the largest sum over the
@@ -135,9 +135,7 @@ def _model_seconds(report):
         if name.startswith("model:"):
             model = name.split(":", 1)[1]
             out[model] = out.get(model, 0.0) + value
-    out["(shared featurization)"] = timings.get("features", 0.0) + timings.get(
-        "refit_features", 0.0
-    )
+    out["(featurization steps)"] = timings.get("features", 0.0) + timings.get("refit_features", 0.0)
     return out
 
 
@@ -209,9 +207,7 @@ def main(argv=None):
         line += f" {_fmt(float('nan'), 9)} {_fmt(float(r.get('seconds', float('nan'))))}"
         print(line)
     pad = " " * (9 + 11 * len(kinds) + 10)
-    print(
-        f"{'(shared featurization, all fits)':<34} {pad} {_fmt(seconds['(shared featurization)'])}"
-    )
+    print(f"{'(featurization steps, all fits)':<34} {pad} {_fmt(seconds['(featurization steps)'])}")
     weights = metrics.get("stack_weights", {})
     if weights:
         print(

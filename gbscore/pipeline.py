@@ -88,9 +88,11 @@ def fit_shared(pipes, X, y, final_params=None):
     share those fitted steps, the same objects, and the output they computed; from the
     first step that differs each goes its own way. The stack's bases share the sampler and
     the featurizer, and the boosters also their interaction step, while the MLP takes the
-    raw embedding blocks from its own. Equivalent to fitting a clone of each (same steps,
-    same seeds). scikit-learn's ``Pipeline(memory=...)`` caches only transformers, on disk,
-    not the sampler, hence this.
+    raw embedding blocks from its own. Equivalent to fitting a clone of each when the steps
+    have integer seeds (with ``random_state=None`` a shared step draws once where separate
+    fits would draw each). Only outputs a later pipeline still reads are kept, so peak memory
+    is that of one pipeline plus the outputs branches still share. scikit-learn's
+    ``Pipeline(memory=...)`` caches only transformers, on disk, not the sampler, hence this.
 
     Parameters
     ----------
@@ -118,6 +120,9 @@ def fit_shared(pipes, X, y, final_params=None):
     fitted, model_seconds, prefix_seconds = {}, {}, 0.0
     for i, name in enumerate(names):
         pipe = clone(pipes[name])
+        # What ScorePipeline.fit would check before fitting.
+        pipe._validate_params()
+        pipe._validate_steps()
         parent, steps = (), []
         for (step_name, step), key in zip(pipe.steps[:-1], keys[name], strict=True):
             if key not in steps_of:
@@ -133,6 +138,7 @@ def fit_shared(pipes, X, y, final_params=None):
             steps.append((step_name, steps_of[key]))
             parent = key
         Xt, yt, weight = memo[parent]
+        _keep_only(memo, _resume_points(keys, names[i + 1 :], steps_of))
         last_name, last = pipe.steps[-1]
         kw = dict(final_params.get(name, {}))
         if getattr(pipe, "route_sample_weight", False) and weight is not None:
@@ -142,12 +148,26 @@ def fit_shared(pipes, X, y, final_params=None):
         model_seconds[name] = time.perf_counter() - start
         pipe.steps = [*steps, (last_name, last)]
         fitted[name] = pipe
-        # Outputs no later pipeline builds on are dropped: peak memory stays near one
-        # pipeline's, plus the outputs still shared.
-        needed = {key for later in names[i + 1 :] for key in keys[later]}
-        for key in [k for k in memo if k and k not in needed]:
-            del memo[key]
+        del Xt, yt, weight
     return fitted, prefix_seconds, model_seconds
+
+
+def _resume_points(keys, later, done):
+    """The output each later pipeline reads first: its longest run of steps already done."""
+    points = set()
+    for name in later:
+        point = ()
+        for key in keys[name]:
+            if key not in done:
+                break
+            point = key
+        points.add(point)
+    return points
+
+
+def _keep_only(memo, points):
+    for key in [k for k in memo if k and k not in points]:
+        del memo[key]
 
 
 def transform_shared(pipes, X):
@@ -159,15 +179,23 @@ def transform_shared(pipes, X):
     -------
     dict of str to the transformed ``X``
     """
+    names = list(pipes)
+    keys, key = {}, ()
+    for name in names:
+        key, keys[name] = (), []
+        for _, step in pipes[name].steps[:-1]:
+            key = (*key, id(step))
+            keys[name].append(key)
     memo, out = {(): X}, {}
-    for name, pipe in pipes.items():
-        key = ()
-        for _, step in pipe.steps[:-1]:
-            parent, key = key, (*key, id(step))
+    for i, name in enumerate(names):
+        parent = ()
+        for (_, step), key in zip(pipes[name].steps[:-1], keys[name], strict=True):
             if key not in memo:
                 Xp = memo[parent]
                 memo[key] = step.transform(Xp) if _active(step) and not is_sampler(step) else Xp
-        out[name] = memo[key]
+            parent = key
+        out[name] = memo[parent]
+        _keep_only(memo, _resume_points(keys, names[i + 1 :], memo))
     return out
 
 

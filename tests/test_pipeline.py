@@ -1,13 +1,17 @@
 import json
+import weakref
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.utils._param_validation import InvalidParameterError
 
 from gbscore import ConfigError, build_pipeline, cross_val_oof, load_model, save_model
 from gbscore.config import load_config
 from gbscore.datasets import make_judge_data
 from gbscore.model_selection import ConversationKFold, per_bin_rmse, rmse
+from gbscore.pipeline import ScorePipeline, fit_shared, transform_shared
 
 # The model-free encoder keeps these tests fast; the real MiniLM path is covered by slow tests.
 FAST = {
@@ -302,3 +306,64 @@ def test_metric_match_phrasing_crossfit_holds_out_whole_templates():
     phr = MetricMatchFeatures(n_splits=2, crossfit="phrasing").fit_transform(X, y)
     # column 0 is P(own metric): near-copies in the fitting fold make it confident
     assert conv[:, 0].mean() > 0.5 > phr[:, 0].mean()
+
+
+# -- fit_shared: what stays in memory --------------------------------------------------------
+
+_OUTPUTS = []  # weak references to every frame a _Tracked step returned
+
+
+class _Tracked(TransformerMixin, BaseEstimator):
+    """Adds ``shift``; remembers (weakly) each frame it returns."""
+
+    def __init__(self, shift=0.0):
+        self.shift = shift
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        out = pd.DataFrame(np.asarray(X, dtype=float) + self.shift)
+        _OUTPUTS.append(weakref.ref(out))
+        return out
+
+
+class _CountsAlive(RegressorMixin, BaseEstimator):
+    """Counts, when fitted, the _Tracked outputs still alive; predicts the first column."""
+
+    def fit(self, X, y):
+        self.alive_ = sum(ref() is not None for ref in _OUTPUTS)
+        return self
+
+    def predict(self, X):
+        return np.asarray(X, dtype=float)[:, 0]
+
+
+def _tracked_pipe(second_shift):
+    steps = [("a", _Tracked(1.0)), ("b", _Tracked(second_shift)), ("m", _CountsAlive())]
+    return ScorePipeline(steps)
+
+
+def test_fit_shared_keeps_only_the_outputs_later_pipelines_read():
+    """p1 and p2 share both steps, p3 only the first. While p1 and p2 fit, the first step's
+    output is kept for p3; while p3 fits, nothing but its own input is alive, as when each
+    pipeline is fitted alone. Predictions equal standalone fits."""
+    _OUTPUTS.clear()
+    X, y = pd.DataFrame({"x": [0.0, 1.0, 2.0]}), np.array([0.0, 1.0, 2.0])
+    pipes = {"p1": _tracked_pipe(10.0), "p2": _tracked_pipe(10.0), "p3": _tracked_pipe(20.0)}
+    fitted, _, _ = fit_shared(pipes, X, y)
+    assert [fitted[n].named_steps["m"].alive_ for n in pipes] == [2, 2, 1]
+    assert fitted["p1"].named_steps["b"] is fitted["p2"].named_steps["b"]
+    assert fitted["p1"].named_steps["a"] is fitted["p3"].named_steps["a"]
+    inputs = transform_shared(fitted, X)
+    for name, pipe in pipes.items():
+        alone = pipe.fit(X, y).predict(X)
+        np.testing.assert_array_equal(fitted[name].predict(X), alone)
+        np.testing.assert_array_equal(fitted[name].steps[-1][1].predict(inputs[name]), alone)
+    np.testing.assert_array_equal(fitted["p3"].predict(X), [21.0, 22.0, 23.0])
+
+
+def test_fit_shared_validates_each_pipeline_like_fit():
+    pipe = _tracked_pipe(1.0).set_params(route_sample_weight="yes")
+    with pytest.raises(InvalidParameterError, match="route_sample_weight"):
+        fit_shared({"p": pipe}, pd.DataFrame({"x": [0.0, 1.0]}), np.array([0.0, 1.0]))

@@ -308,8 +308,9 @@ def cross_val_oof(
     Parameters
     ----------
     estimators : estimator, list of (name, estimator) or dict
-        Unfitted estimators over the tidy table, cloned per fold. Pipelines that differ only
-        in their last step share one fitted prefix (augmentation and featurization) per fold.
+        Unfitted estimators over the tidy table, cloned per fold. Pipelines share, per fold,
+        the fitted leading steps they have alike (:func:`~gbscore.pipeline.fit_shared`): the
+        augmentation and featurization, and the interaction step where it is set alike.
     X : DataFrame
         The tidy training table.
     y : array-like of shape (n_samples,)
