@@ -83,10 +83,11 @@ def faster_backend_hint(device="auto", backend="auto"):
         return None
     if device != "cpu":
         return None
+    # Figures: benchmarks/bench_run.py on judgebench-dev, the two installs side by side.
     return (
         'the encoder ran torch fp32 on the CPU; after pip install "gbscore[fast]", '
-        'backend="auto" uses ONNX Runtime int8 (1.54x the tokens per CPU-second of torch '
-        "fp32 on 2 cores, mean cosine 0.992 to its vectors)"
+        'backend="auto" uses ONNX Runtime int8 (on 2 cores a cold full-size run took 323 s '
+        "instead of 592 s, test RMSE 1.820 vs 1.821)"
     )
 
 
