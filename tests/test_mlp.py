@@ -324,6 +324,23 @@ def test_cuda_fit_predicts_and_unpickles_on_the_cpu(data):
     np.testing.assert_allclose(loaded.predict(X_test), pred, atol=1e-4)
 
 
+@pytest.mark.gpu
+def test_predicts_on_the_gpu_it_was_fitted_on_or_the_first_one(data):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    X, y, X_test, _ = data
+    model = MLPScoreRegressor(device="cuda:0", **TINY).fit(X, y)
+    pred = model.predict(X_test)
+    assert model._net[1] == "cuda:0"
+    # A model fitted on a GPU this machine lacks (a bigger machine's cuda:N) uses the first.
+    moved = pickle.loads(pickle.dumps(model))
+    moved.device_ = f"cuda:{torch.cuda.device_count()}"
+    np.testing.assert_allclose(moved.predict(X_test), pred, atol=1e-6)
+    assert moved._net[1] == "cuda"
+
+
 def test_a_diverging_loss_is_a_clear_error():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3)).astype(np.float32)

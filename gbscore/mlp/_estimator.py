@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from .._device import device_constraint, resolve_device
+from .._device import cuda_index, device_constraint, resolve_device
 from ..exceptions import DataError
 from ._layout import (
     find_layout,
@@ -419,8 +419,13 @@ class MLPScoreRegressor(RegressorMixin, BaseEstimator):
         cached = getattr(self, "_net", None)
         if cached is not None:
             return cached[0], torch.device(cached[1])
-        # A model trained on a GPU predicts on one when there is one, else on the CPU.
-        device = "cuda" if self.device_ != "cpu" and torch.cuda.is_available() else "cpu"
+        # A model trained on a GPU predicts on that device when it is there, on the first GPU
+        # when another machine has fewer, else on the CPU.
+        device = "cpu"
+        if self.device_ != "cpu" and torch.cuda.is_available():
+            index = cuda_index(self.device_)
+            fits = index is not None and index < torch.cuda.device_count()
+            device = self.device_ if fits else "cuda"
         net = torch_net_class()(**self.net_spec_)
         net.load_state_dict({k: torch.as_tensor(v) for k, v in self.state_dict_.items()})
         # Inference in float64: float32 matrix products round differently with the batch
