@@ -86,8 +86,8 @@ def faster_backend_hint(device="auto", backend="auto"):
     # Figures: benchmarks/bench_run.py on judgebench-dev, the two installs side by side.
     return (
         'the encoder ran torch fp32 on the CPU; after pip install "gbscore[fast]", '
-        'backend="auto" uses ONNX Runtime int8 (on 2 cores a cold full-size run took 323 s '
-        "instead of 592 s, test RMSE 1.820 vs 1.821)"
+        'backend="auto" uses ONNX Runtime int8 (a cold gbscore run on judgebench-dev took '
+        "323 s instead of 592 s on 2 cores, for a test RMSE of 1.820 instead of 1.821)"
     )
 
 
