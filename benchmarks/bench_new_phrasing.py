@@ -1,0 +1,134 @@
+"""How a model does on conversations phrased unlike any it trained on, and whether its CV saw it.
+
+The test rows of judgebench-dev reuse the training phrasing. This benchmark makes a test of new
+phrasing from the same files: it clusters the train and test conversations together by
+phrasing (:func:`gbscore.phrasing_groups`, the clusters the strict CV keeps whole), holds out
+a random share of the clusters that hold test rows, drops their training rows, and fits the
+configured model (the default stack unless ``--config``) on the rest. It then reports:
+
+* test RMSE on the held-out clusters' test rows ("new phrasing") and on the other test rows
+  ("seen phrasing"), overall and per ``kind`` (matched, general, mismatched);
+* the model's own CV on the reduced training rows, both fold groupings (the stack's
+  out-of-fold rows for its own grouping; ``cross_val_oof`` for a single pipeline);
+* the gap between each CV figure and the new-phrasing test RMSE.
+
+Usage::
+
+    PYTHONPATH=. python benchmarks/bench_new_phrasing.py --data-dir ../shared/data/judgebench-dev \\
+        --cache-dir DIR [--config FILE] [--held-out 0.3] [--seed 0]
+
+The last line is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
+from gbscore.data import load_competition, load_test_labels
+from gbscore.model_selection import cross_val_oof, phrasing_groups, rmse
+
+
+def _rmse_by_kind(y, pred, kinds):
+    row = {"all": rmse(y, pred)}
+    for kind in sorted(set(kinds)):
+        mask = kinds == kind
+        row[kind] = rmse(y[mask], pred[mask])
+    return row
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", required=True, type=Path)
+    ap.add_argument("--cache-dir", type=Path, default=None, help="embedding cache (warm: fast)")
+    ap.add_argument("--config", type=Path, default=None, help="as `gbscore run --config`")
+    ap.add_argument("--held-out", type=float, default=0.3, help="share of test clusters held out")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    data = load_competition(args.data_dir)
+    labels = load_test_labels(args.data_dir / "test_labels.csv")
+    y_test = labels["score"].to_numpy(dtype=np.float64)
+    kinds = labels["kind"].to_numpy() if "kind" in labels else np.full(len(labels), "all")
+    X_train, y_train = data.train.drop(columns="score"), data.train["score"].to_numpy()
+
+    both = pd.concat([X_train, data.test[X_train.columns]], ignore_index=True)
+    groups, threshold = phrasing_groups(both, return_threshold=True)
+    g_train, g_test = groups[: len(X_train)], groups[len(X_train) :]
+    rng = np.random.default_rng(args.seed)
+    test_clusters = np.unique(g_test)
+    n_out = max(1, round(args.held_out * len(test_clusters)))
+    out = rng.choice(test_clusters, size=n_out, replace=False)
+    new = np.isin(g_test, out)
+    keep = ~np.isin(g_train, out)
+    print(
+        f"phrasing clusters at cosine {threshold}: {len(test_clusters)} hold test rows, "
+        f"{n_out} held out; train rows kept {keep.sum()}/{len(keep)}, test rows of new "
+        f"phrasing {new.sum()}/{len(new)}",
+        flush=True,
+    )
+
+    config = merge_config(DEFAULT_CONFIG, load_config(args.config) if args.config else {})
+    emb = data.metric_embedding_table()
+    X_fit = X_train[keep].reset_index(drop=True)
+    y_fit = y_train[keep]
+    start = time.perf_counter()
+    model = build_pipeline(config, metric_embeddings=emb, cache_dir=args.cache_dir)
+    model.fit(X_fit, y_fit)
+    pred = np.asarray(model.predict(data.test), dtype=np.float64)
+    result = {
+        "threshold": threshold,
+        "train_rows": int(keep.sum()),
+        "test_new_rows": int(new.sum()),
+        "fit_predict_seconds": round(time.perf_counter() - start, 1),
+        "test_new": _rmse_by_kind(y_test[new], pred[new], kinds[new]),
+        "test_seen": _rmse_by_kind(y_test[~new], pred[~new], kinds[~new]),
+        "cv": {},
+    }
+    for grouping in ("phrasing", "conversation"):
+        cv_config = merge_config(config, {"cv": {"grouping": grouping}})
+        if hasattr(model, "oof_"):  # a stack: its own out-of-fold rows are its CV
+            stack = model
+            if model.cv.grouping != grouping:
+                stack = build_pipeline(cv_config, metric_embeddings=emb, cache_dir=args.cache_dir)
+                stack.fit(X_fit, y_fit)
+            scores = stack.oof_.scores().loc["stack"]
+        else:
+            oof = cross_val_oof(
+                {"model": build_pipeline(cv_config, metric_embeddings=emb)},
+                X_fit,
+                y_fit,
+                cv=build_cv(cv_config),
+                random_state=config["random_state"],
+                cache_dir=args.cache_dir,
+                show_progress=False,
+            )
+            scores = oof.scores().loc["model"]
+        result["cv"][grouping] = {"shift": scores.rmse_shift, "real": scores.rmse_plain}
+
+    print(f"\n{'':28s} {'all':>7s} " + " ".join(f"{k:>10s}" for k in sorted(set(kinds))))
+    for name in ("test_new", "test_seen"):
+        row = result[name]
+        print(
+            f"{name + ' RMSE':28s} {row['all']:7.3f} "
+            + " ".join(f"{row.get(k, float('nan')):10.3f}" for k in sorted(set(kinds)))
+        )
+    for grouping, cv in result["cv"].items():
+        gap = result["test_new"]["all"] - cv["shift"]
+        print(
+            f"{grouping + '-fold CV (shift-aware)':28s} {cv['shift']:7.3f}   "
+            f"new-phrasing test minus CV: {gap:+.3f}   (real rows only: {cv['real']:.3f})"
+        )
+    print(json.dumps(result, default=float))
+
+
+if __name__ == "__main__":
+    main()
