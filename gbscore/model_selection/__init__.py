@@ -9,9 +9,9 @@ out-of-fold predictions, ``gbscore cv``, the tuning objective and the benchmarks
         held-out rows  = the real rows of fold k
         shifted pairs  = mismatched pairs built from those held-out rows only, by one sampler
                          seeded fold_seed(random_state, k), the same for every model
-        for each group of pipelines that differ only in their regressor:
-            augment + featurize the training rows once, fit every regressor of the group
-            predict the held-out rows and the shifted pairs
+        fit every pipeline on the other folds' rows, each leading step the pipelines
+            have alike (augment, featurize, interact) run once (pipeline.fit_shared)
+        predict the held-out rows and the shifted pairs
     result  = OOFPredictions: one column per model, real rows first, then the shifted pairs
 
 Why mismatched pairs: the test set pairs many conversations with a metric that does not fit

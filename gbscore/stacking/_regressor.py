@@ -100,8 +100,8 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
     ----------
     estimators : list of (str, estimator)
         The base pipelines, unfitted. Each keeps its own settings (metric embeddings, cache
-        directory, seeds); build them with :func:`gbscore.build_pipeline`. Pipelines that
-        differ only in their regressor share one featurization per fold.
+        directory, seeds); build them with :func:`gbscore.build_pipeline`. Per fold, bases
+        share the fitted leading steps they have alike (:func:`gbscore.pipeline.fit_shared`).
     final_estimator : regressor, default=None
         Fitted on the out-of-fold columns (named after the bases). ``None``:
         ``LinearRegression(positive=True)``.
