@@ -84,7 +84,7 @@ DEFAULT_CONFIG = {
     "random_state": 0,
     "stack": {
         # Not "mlp": as a fourth base it lowered the phrasing-fold CV but not the dev test
-        # RMSE, for twice the time (README).
+        # RMSE, and it makes a warm run a third longer (README).
         "models": ["lightgbm", "catboost", "ridge"],
         "meta": "nnls",
         "meta_alpha": 1.0,

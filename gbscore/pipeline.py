@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import joblib
+import numpy as np
 from imblearn.pipeline import Pipeline as _ImbPipeline
 from sklearn.base import clone
 
@@ -25,6 +26,7 @@ __all__ = [
     "fit_prefix",
     "fit_shared",
     "is_sampler",
+    "predict_shared",
     "transform_prefix",
     "transform_shared",
 ]
@@ -180,7 +182,7 @@ def transform_shared(pipes, X):
     dict of str to the transformed ``X``
     """
     names = list(pipes)
-    keys, key = {}, ()
+    keys = {}
     for name in names:
         key, keys[name] = (), []
         for _, step in pipes[name].steps[:-1]:
@@ -197,6 +199,19 @@ def transform_shared(pipes, X):
         out[name] = memo[parent]
         _keep_only(memo, _resume_points(keys, names[i + 1 :], memo))
     return out
+
+
+def predict_shared(fitted, X):
+    """Float64 predictions of fitted estimators by name; the steps pipelines share (as
+    :func:`fit_shared` leaves them) transform ``X`` once (:func:`transform_shared`)."""
+    pipes = {n: e for n, e in fitted.items() if getattr(e, "steps", None)}
+    inputs = transform_shared(pipes, X)
+    return {
+        n: np.asarray(
+            e.steps[-1][1].predict(inputs[n]) if n in pipes else e.predict(X), dtype=np.float64
+        )
+        for n, e in fitted.items()
+    }
 
 
 class ScorePipeline(_ImbPipeline):

@@ -162,7 +162,8 @@ def _echo_encoding(before, encoder_spec):
     """Say how much of the time above went into the encoder since ``before`` (a snapshot of
     :func:`~gbscore.features.encoding_totals`): 0 texts on a warm cache. When texts were
     encoded by torch on the CPU for want of a faster backend, say how to get one."""
-    from ..features import encoding_totals, faster_backend_hint
+    from ..config import build_encoder
+    from ..features import SentenceTransformerEncoder, encoding_totals, faster_backend_hint
 
     now = encoding_totals()
     texts, seconds = now["texts"] - before["texts"], now["seconds"] - before["seconds"]
@@ -171,9 +172,9 @@ def _echo_encoding(before, encoder_spec):
             f"encoding: {texts} texts in {seconds:.1f}s ({texts / max(seconds, 1e-9):.0f} "
             "texts/s; summed over parallel workers), inside the steps above"
         )
-        spec = dict(encoder_spec or {})
-        if spec.get("kind", "sentence-transformers") == "sentence-transformers":
-            hint = faster_backend_hint(spec.get("device", "auto"), spec.get("backend", "auto"))
+        encoder = build_encoder(encoder_spec)  # its parameters only: no weights are loaded
+        if isinstance(encoder, SentenceTransformerEncoder):
+            hint = faster_backend_hint(encoder.device, encoder.backend)
             if hint:
                 click.echo(f"          {hint}")
     else:

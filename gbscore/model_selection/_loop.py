@@ -21,7 +21,7 @@ from .._optional import import_optional
 from .._schema import TEXT_COLUMNS
 from ..exceptions import ConfigError, GbscoreError
 from ..features import encoding_totals, record_encoding
-from ..pipeline import fit_shared, transform_shared
+from ..pipeline import fit_shared, predict_shared
 from ._oof import OOFPredictions
 from ._split import _given_pairs, check_cv, default_eval_sampler, heldout_pairs
 
@@ -63,14 +63,7 @@ def _predict_all(fitted, X):
     """Predictions of every fitted estimator; steps shared by pipelines transform once."""
     if X is None or len(X) == 0:
         return {name: np.empty(0) for name in fitted}
-    pipes = {n: e for n, e in fitted.items() if getattr(e, "steps", None)}
-    inputs = transform_shared(pipes, X)
-    return {
-        n: np.asarray(
-            e.steps[-1][1].predict(inputs[n]) if n in pipes else e.predict(X), dtype=np.float64
-        )
-        for n, e in fitted.items()
-    }
+    return predict_shared(fitted, X)
 
 
 def _fold_task(estimators, X, y, train, test, pairs, fit_params, keep):

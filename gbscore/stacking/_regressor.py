@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..model_selection import check_cv, check_table, cross_val_oof, rmse
 from ..models import CATEGORICAL_COLUMNS
-from ..pipeline import is_sampler, transform_shared
+from ..pipeline import is_sampler, predict_shared
 from ._meta import (
     CALIBRATION_MIN_GAIN,
     cross_fit_calibration,
@@ -342,14 +342,8 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
     def predict_bases(self, X):
         """Predictions of every refitted base, one column per base (shared steps run once)."""
         check_is_fitted(self)
-        fitted = self.named_estimators_
-        pipes = {n: e for n, e in fitted.items() if len(getattr(e, "steps", None) or ()) > 1}
-        inputs = transform_shared(pipes, X)
-        out = {
-            n: e.steps[-1][1].predict(inputs[n]) if n in pipes else e.predict(X)
-            for n, e in fitted.items()
-        }
-        return pd.DataFrame({n: np.asarray(out[n], dtype=np.float64) for n, _ in self.estimators})
+        out = predict_shared(self.named_estimators_, X)
+        return pd.DataFrame({n: out[n] for n, _ in self.estimators})
 
     def combine(self, bases):
         """Stacked scores in [0, 10] from a frame of base predictions (:meth:`predict_bases`)."""
