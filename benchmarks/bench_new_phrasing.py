@@ -10,12 +10,18 @@ configured model (the default stack unless ``--config``) on the rest. It then re
   ("seen phrasing"), overall and per ``kind`` (matched, general, mismatched);
 * the model's own CV on the reduced training rows, both fold groupings (the stack's
   out-of-fold rows for its own grouping; ``cross_val_oof`` for a single pipeline);
-* the gap between each CV figure and the new-phrasing test RMSE.
+* the gap between each CV figure and the new-phrasing test RMSE;
+* with ``--strip-metric-words``, the new-phrasing test rows once more with the metric names'
+  own words taken out of their texts ("new phrasing, no metric words"): every word of a
+  metric's minor name (``prompt_based_pii_leakage`` of ``privacy_leakage/...``) that no family
+  name holds, stop words and words under 4 letters left in. Real conversations rarely name
+  the metric they were written for; family words ("privacy") stay, as they would there.
 
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_new_phrasing.py --data-dir ../shared/data/judgebench-dev \\
-        --cache-dir DIR [--config FILE] [--held-out 0.3] [--seed 0]
+        --cache-dir DIR [--config FILE] [--held-out 0.3] [--seed 0] [--strip-metric-words]
+        [--groupings phrasing conversation]
 
 The last line is one JSON object with every figure.
 """
@@ -25,11 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
 from gbscore.data import load_competition, load_test_labels
@@ -44,6 +52,23 @@ def _rmse_by_kind(y, pred, kinds):
     return row
 
 
+def metric_word_pattern(metric_names):
+    """A regex of the words of metric minor names that no family (major) name holds."""
+    family = {w for name in metric_names for w in name.split("/")[0].split("_")}
+    minor = {w for name in metric_names if "/" in name for w in name.split("/", 1)[1].split("_")}
+    words = sorted(w for w in minor - family if len(w) > 3 and w not in ENGLISH_STOP_WORDS)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")(?:s|es)?\b", re.I)
+
+
+def strip_words(X, pattern):
+    """X with every match of ``pattern`` removed from its text columns (missing text kept)."""
+    X = X.copy()
+    for col in ("system_prompt", "user_prompt", "response"):
+        if col in X:
+            X[col] = X[col].map(lambda t: pattern.sub("", t) if isinstance(t, str) else t)
+    return X
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", required=True, type=Path)
@@ -51,6 +76,14 @@ def main(argv=None):
     ap.add_argument("--config", type=Path, default=None, help="as `gbscore run --config`")
     ap.add_argument("--held-out", type=float, default=0.3, help="share of test clusters held out")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--strip-metric-words", action="store_true",
+        help="also score the new-phrasing test rows with metric-name words taken out",
+    )  # fmt: skip
+    ap.add_argument(
+        "--groupings", nargs="+", default=["phrasing", "conversation"],
+        choices=["phrasing", "conversation"], help="the CVs to report",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -93,7 +126,17 @@ def main(argv=None):
         "test_seen": _rmse_by_kind(y_test[~new], pred[~new], kinds[~new]),
         "cv": {},
     }
-    for grouping in ("phrasing", "conversation"):
+    rows = ["test_new", "test_seen"]
+    if args.strip_metric_words:
+        pattern = metric_word_pattern(data.metric_names)
+        X_new = data.test[new].reset_index(drop=True)
+        stripped = strip_words(X_new, pattern)
+        changed = (stripped.fillna("") != X_new.fillna("")).any(axis=1).mean()
+        print(f"metric words taken out of {changed:.0%} of the new-phrasing test rows", flush=True)
+        pred_stripped = np.asarray(model.predict(stripped), dtype=np.float64)
+        result["test_new_no_metric_words"] = _rmse_by_kind(y_test[new], pred_stripped, kinds[new])
+        rows.append("test_new_no_metric_words")
+    for grouping in args.groupings:
         cv_config = merge_config(config, {"cv": {"grouping": grouping}})
         if hasattr(model, "oof_"):  # a stack: its own out-of-fold rows are its CV
             stack = model
@@ -114,17 +157,17 @@ def main(argv=None):
             scores = oof.scores().loc["model"]
         result["cv"][grouping] = {"shift": scores.rmse_shift, "real": scores.rmse_plain}
 
-    print(f"\n{'':28s} {'all':>7s} " + " ".join(f"{k:>10s}" for k in sorted(set(kinds))))
-    for name in ("test_new", "test_seen"):
+    print(f"\n{'':36s} {'all':>7s} " + " ".join(f"{k:>10s}" for k in sorted(set(kinds))))
+    for name in rows:
         row = result[name]
         print(
-            f"{name + ' RMSE':28s} {row['all']:7.3f} "
+            f"{name + ' RMSE':36s} {row['all']:7.3f} "
             + " ".join(f"{row.get(k, float('nan')):10.3f}" for k in sorted(set(kinds)))
         )
     for grouping, cv in result["cv"].items():
         gap = result["test_new"]["all"] - cv["shift"]
         print(
-            f"{grouping + '-fold CV (shift-aware)':28s} {cv['shift']:7.3f}   "
+            f"{grouping + '-fold CV (shift-aware)':36s} {cv['shift']:7.3f}   "
             f"new-phrasing test minus CV: {gap:+.3f}   (real rows only: {cv['real']:.3f})"
         )
     print(json.dumps(result, default=float))

@@ -84,3 +84,48 @@ def test_needs_y_and_columns():
         MetricMatchFeatures().fit(X, None)
     with pytest.raises(ValueError, match=r"lacks the columns \['response'\]"):
         MetricMatchFeatures().fit(X.drop(columns="response"), np.ones(len(X)))
+
+
+def test_char_ngrams_match_other_word_forms():
+    """Test texts that use other forms of the training words ("insulting" for "insult"): the
+    word analyzer shares no term with them, character n-grams inside words do."""
+    X = table()
+    y = np.full(len(X), 9.0)
+    inflected = {
+        "toxicity/explicit": "insulting slurs abusively hatefully toxicity",
+        "privacy/pii": "phones numbers addresses personally privately",
+        "jailbreak": "ignoring instructed roleplaying pretending bypassing",
+        "fluency/grammar": "grammatical sentences spellings punctuated fluently",
+    }
+    test = pd.DataFrame(
+        {"metric_name": m, "system_prompt": "", "user_prompt": "q", "response": text}
+        for m, text in inflected.items()
+    )
+    own = {}
+    for analyzer in ("word", "char_wb"):
+        mm = MetricMatchFeatures(analyzer=analyzer).fit(X, y)
+        own[analyzer] = mm.transform(test)[:, 0]  # P(own metric); 1/4 is no signal
+    assert (own["char_wb"] > 0.5).all()
+    assert (own["word"] < 0.3).all()
+
+
+def test_analyzer_is_validated():
+    with pytest.raises(ValueError, match="analyzer"):
+        MetricMatchFeatures(analyzer="bigram").fit(table(), np.full(120, 9.0))
+
+
+def test_nearest_cosine_says_how_new_the_phrasing_is():
+    X = table()
+    y = np.full(len(X), 9.0)
+    mm = MetricMatchFeatures(nearest=True, n_splits=3)
+    crossed = mm.fit_transform(X, y)
+    names = list(mm.get_feature_names_out())
+    assert names[-1] == "match_nearest_cos" and crossed.shape == (len(X), len(names))
+    # cross-fitted: a row never meets its own conversation, whose cosine would be 1
+    assert crossed[:, -1].max() < 0.999
+    np.testing.assert_allclose(mm.transform(X)[:, -1], 1.0, atol=1e-5)
+    seen = X.iloc[:4].assign(user_prompt="q 1")  # a training conversation's words
+    new = X.iloc[:4].assign(user_prompt="entirely", response="different wording altogether")
+    assert (mm.transform(new)[:, -1] < 0.2).all() and (mm.transform(seen)[:, -1] > 0.5).all()
+    # off by default: five columns, as before
+    assert MetricMatchFeatures().fit(X, y).transform(X).shape == (len(X), 5)
