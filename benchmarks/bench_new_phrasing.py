@@ -14,8 +14,9 @@ configured model (the default stack unless ``--config``) on the rest. It then re
 * with ``--strip-metric-words``, the new-phrasing test rows once more with the metric names'
   own words taken out of their texts ("new phrasing, no metric words"): every word of a
   metric's minor name (``prompt_based_pii_leakage`` of ``privacy_leakage/...``) that no family
-  name holds, stop words and words under 4 letters left in. Real conversations rarely name
-  the metric they were written for; family words ("privacy") stay, as they would there.
+  name holds, stop words and words under 4 letters left in
+  (:func:`gbscore.features.metric_name_words`). Real conversations rarely name the metric
+  they were written for; family words ("privacy") stay, as they would there.
 
 Usage::
 
@@ -37,10 +38,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
 from gbscore.data import load_competition, load_test_labels
+from gbscore.features import metric_name_words
 from gbscore.model_selection import cross_val_oof, phrasing_groups, rmse
 
 
@@ -53,11 +54,9 @@ def _rmse_by_kind(y, pred, kinds):
 
 
 def metric_word_pattern(metric_names):
-    """A regex of the words of metric minor names that no family (major) name holds."""
-    family = {w for name in metric_names for w in name.split("/")[0].split("_")}
-    minor = {w for name in metric_names if "/" in name for w in name.split("/", 1)[1].split("_")}
-    words = sorted(w for w in minor - family if len(w) > 3 and w not in ENGLISH_STOP_WORDS)
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")(?:s|es)?\b", re.I)
+    """A regex of :func:`gbscore.features.metric_name_words`, with plural endings."""
+    words = "|".join(map(re.escape, metric_name_words(metric_names)))
+    return re.compile(rf"\b(?:{words})(?:s|es)?\b", re.IGNORECASE)
 
 
 def strip_words(X, pattern):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import normalize
@@ -18,7 +19,7 @@ from .._groups import table_groups
 from ..augment import conversation_groups, metric_family
 from ..data import TEXT_COLUMNS
 
-__all__ = ["MetricMatchFeatures"]
+__all__ = ["MetricMatchFeatures", "metric_name_words"]
 
 _NAMES = (
     "match_p__metric",
@@ -27,6 +28,29 @@ _NAMES = (
     "match_p__family",
     "match_top_p",
 )
+
+
+def metric_name_words(metric_names):
+    """The words that name a metric within its family, sorted.
+
+    Those of the minor names (``prompt_based_pii_leakage`` in
+    ``privacy_leakage/prompt_based_pii_leakage``) that no family name holds; English stop
+    words and words under 4 letters are left out. Real conversations rarely name the metric
+    they were written for, while they do use the words of its family.
+
+    Examples
+    --------
+    >>> metric_name_words(["privacy_leakage/prompt_based_pii_leakage", "privacy_leakage"])
+    ['based', 'prompt']
+    """
+    family = {w for name in metric_names for w in str(name).split("/")[0].split("_")}
+    minor = {
+        w
+        for name in metric_names
+        if "/" in str(name)
+        for w in str(name).split("/", 1)[1].split("_")
+    }
+    return sorted(w for w in minor - family if len(w) > 3 and w not in ENGLISH_STOP_WORDS)
 
 
 class MetricMatchFeatures(TransformerMixin, BaseEstimator):
@@ -70,6 +94,11 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         Folds of the cross-fitting in ``fit_transform``.
     max_iter : int, default=200
         Iterations of the logistic regression solver.
+    ignore_metric_words : bool, default=False
+        Take the words that name a metric within its family (:func:`metric_name_words` of
+        the fitted metrics, with plural endings) out of the texts before the TF-IDF, so the
+        match is learned from what a conversation is about rather than from the metric's
+        name, which real conversations rarely contain.
     nearest : bool, default=False
         Add ``match_nearest_cos``, the row's highest TF-IDF cosine to a conversation the
         classifier fitted on (cross-fitted like the rest in ``fit_transform``). It says how
@@ -91,6 +120,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         "min_score": [Interval(numbers.Real, 0, 10, closed="left")],
         "n_splits": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "ignore_metric_words": ["boolean"],
         "nearest": ["boolean"],
         "crossfit": [StrOptions({"conversation", "phrasing"})],
     }
@@ -106,6 +136,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         min_score=5.0,
         n_splits=5,
         max_iter=200,
+        ignore_metric_words=False,
         nearest=False,
         crossfit="conversation",
     ):
@@ -117,6 +148,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         self.min_score = min_score
         self.n_splits = n_splits
         self.max_iter = max_iter
+        self.ignore_metric_words = ignore_metric_words
         self.nearest = nearest
         self.crossfit = crossfit
 
@@ -164,6 +196,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
         self.metrics_ = np.array(sorted(set(X["metric_name"])), dtype=object)
         self.families_ = np.array([metric_family(m) for m in self.metrics_], dtype=object)
+        self.ignored_words_ = metric_name_words(self.metrics_) if self.ignore_metric_words else []
         texts = self._texts(X)
         # The vocabulary is learned once per distinct conversation, not per augmented copy.
         # Words seen in 2+ conversations, as usual; on tiny or word-less data (one
@@ -257,7 +290,13 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         cols = (
             X[list(self.text_columns)].astype(object).where(X[list(self.text_columns)].notna(), "")
         )
-        return cols.astype(str).agg(" \n ".join, axis=1).to_numpy(dtype=object)
+        texts = cols.astype(str).agg(" \n ".join, axis=1)
+        if self.ignored_words_:
+            words = "|".join(map(re.escape, self.ignored_words_))
+            pattern = re.compile(rf"\b(?:{words})(?:s|es)?\b", re.IGNORECASE)
+            # once per distinct text: augmented rows repeat their conversation
+            texts = texts.map({t: pattern.sub(" ", t) for t in pd.unique(texts)})
+        return texts.to_numpy(dtype=object)
 
     def _check_table(self, X):
         if not isinstance(X, pd.DataFrame):

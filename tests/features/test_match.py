@@ -129,3 +129,49 @@ def test_nearest_cosine_says_how_new_the_phrasing_is():
     assert (mm.transform(new)[:, -1] < 0.2).all() and (mm.transform(seen)[:, -1] > 0.5).all()
     # off by default: five columns, as before
     assert MetricMatchFeatures().fit(X, y).transform(X).shape == (len(X), 5)
+
+
+def test_metric_name_words_are_the_minor_names_own_words():
+    names = [
+        "privacy/pii_leakage_prompts",
+        "privacy",
+        "toxicity/explicit_privacy_slur",
+        "jailbreak",
+    ]
+    # 'privacy' is a family word, 'pii' is under 4 letters, both stay in texts
+    from gbscore.features import metric_name_words
+
+    assert metric_name_words(names) == ["explicit", "leakage", "prompts", "slur"]
+
+
+def test_ignore_metric_words_matches_from_the_other_words():
+    """Training texts that name their metric ('explicit', 'pii'...) teach nothing through those
+    words when they are ignored: a test text made of them alone carries no signal, while the
+    topic words still do."""
+    rng = np.random.default_rng(1)
+    names = {
+        "toxicity/slur_explicit": "slur explicit",
+        "privacy/aadhaar_leakage": "aadhaar leakage",
+    }
+    topic = {
+        "toxicity/slur_explicit": "insult hateful abusive",
+        "privacy/aadhaar_leakage": "phone address",
+    }
+    rows = [
+        {"metric_name": m, "system_prompt": "", "user_prompt": f"q {i}",
+         "response": " ".join(rng.permutation((names[m] + " " + topic[m]).split()))}
+        for m in names for i in range(20)
+    ]  # fmt: skip
+    X = pd.DataFrame(rows)
+    y = np.full(len(X), 9.0)
+    by_name = pd.DataFrame(
+        {"metric_name": m, "system_prompt": "", "user_prompt": "q", "response": names[m]}
+        for m in names
+    )
+    by_topic = by_name.assign(response=[topic[m] for m in names])
+    plain = MetricMatchFeatures().fit(X, y)
+    ignoring = MetricMatchFeatures(ignore_metric_words=True).fit(X, y)
+    assert ignoring.ignored_words_ == ["aadhaar", "explicit", "leakage", "slur"]
+    assert (plain.transform(by_name)[:, 0] > 0.9).all()
+    np.testing.assert_allclose(ignoring.transform(by_name)[:, 0], 0.5, atol=1e-6)
+    assert (ignoring.transform(by_topic)[:, 0] > 0.9).all()
