@@ -15,7 +15,7 @@ configured model (the default stack unless ``--config``) on the rest. It then re
   own words taken out of their texts ("new phrasing, no metric words"): every word of a
   metric's minor name (``prompt_based_pii_leakage`` of ``privacy_leakage/...``) that no family
   name holds, stop words and words under 4 letters left in
-  (:func:`gbscore.features.metric_name_words`). Real conversations rarely name the metric
+  (:func:`gbscore.augment.metric_name_words`). Real conversations rarely name the metric
   they were written for; family words ("privacy") stay, as they would there.
 
 Usage::
@@ -32,16 +32,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from gbscore.augment import metric_name_words, strip_metric_words
 from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
 from gbscore.data import load_competition, load_test_labels
-from gbscore.features import metric_name_words
 from gbscore.model_selection import cross_val_oof, phrasing_groups, rmse
 
 
@@ -51,21 +50,6 @@ def _rmse_by_kind(y, pred, kinds):
         mask = kinds == kind
         row[kind] = rmse(y[mask], pred[mask])
     return row
-
-
-def metric_word_pattern(metric_names):
-    """A regex of :func:`gbscore.features.metric_name_words`, with plural endings."""
-    words = "|".join(map(re.escape, metric_name_words(metric_names)))
-    return re.compile(rf"\b(?:{words})(?:s|es)?\b", re.IGNORECASE)
-
-
-def strip_words(X, pattern):
-    """X with every match of ``pattern`` removed from its text columns (missing text kept)."""
-    X = X.copy()
-    for col in ("system_prompt", "user_prompt", "response"):
-        if col in X:
-            X[col] = X[col].map(lambda t: pattern.sub("", t) if isinstance(t, str) else t)
-    return X
 
 
 def main(argv=None):
@@ -127,9 +111,8 @@ def main(argv=None):
     }
     rows = ["test_new", "test_seen"]
     if args.strip_metric_words:
-        pattern = metric_word_pattern(data.metric_names)
         X_new = data.test[new].reset_index(drop=True)
-        stripped = strip_words(X_new, pattern)
+        stripped = strip_metric_words(X_new, metric_name_words(data.metric_names))
         changed = (stripped.fillna("") != X_new.fillna("")).any(axis=1).mean()
         print(f"metric words taken out of {changed:.0%} of the new-phrasing test rows", flush=True)
         pred_stripped = np.asarray(model.predict(stripped), dtype=np.float64)

@@ -62,6 +62,6 @@ from ._interactions import InteractionFeatures, embedding_blocks  # noqa: E402
 from ._table import TableFeatures  # noqa: E402
 
 __all__ += ["InteractionFeatures", "TableFeatures", "embedding_blocks"]
-from ._match import MetricMatchFeatures, metric_name_words  # noqa: E402
+from ._match import MetricMatchFeatures  # noqa: E402
 
-__all__ += ["MetricMatchFeatures", "metric_name_words"]
+__all__ += ["MetricMatchFeatures"]

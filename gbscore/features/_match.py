@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numbers
-import re
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import normalize
@@ -16,10 +15,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._groups import table_groups
+from .._schema import metric_name_words, metric_words_pattern
 from ..augment import conversation_groups, metric_family
 from ..data import TEXT_COLUMNS
 
-__all__ = ["MetricMatchFeatures", "metric_name_words"]
+__all__ = ["MetricMatchFeatures"]
 
 _NAMES = (
     "match_p__metric",
@@ -28,29 +28,6 @@ _NAMES = (
     "match_p__family",
     "match_top_p",
 )
-
-
-def metric_name_words(metric_names):
-    """The words that name a metric within its family, sorted.
-
-    Those of the minor names (``prompt_based_pii_leakage`` in
-    ``privacy_leakage/prompt_based_pii_leakage``) that no family name holds; English stop
-    words and words under 4 letters are left out. Real conversations rarely name the metric
-    they were written for, while they do use the words of its family.
-
-    Examples
-    --------
-    >>> metric_name_words(["privacy_leakage/prompt_based_pii_leakage", "privacy_leakage"])
-    ['based', 'prompt']
-    """
-    family = {w for name in metric_names for w in str(name).split("/")[0].split("_")}
-    minor = {
-        w
-        for name in metric_names
-        if "/" in str(name)
-        for w in str(name).split("/", 1)[1].split("_")
-    }
-    return sorted(w for w in minor - family if len(w) > 3 and w not in ENGLISH_STOP_WORDS)
 
 
 class MetricMatchFeatures(TransformerMixin, BaseEstimator):
@@ -95,10 +72,10 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
     max_iter : int, default=200
         Iterations of the logistic regression solver.
     ignore_metric_words : bool, default=False
-        Take the words that name a metric within its family (:func:`metric_name_words` of
-        the fitted metrics, with plural endings) out of the texts before the TF-IDF, so the
-        match is learned from what a conversation is about rather than from the metric's
-        name, which real conversations rarely contain.
+        Take the words that name a metric within its family
+        (:func:`gbscore.augment.metric_name_words` of the fitted metrics, with plural endings)
+        out of the texts before the TF-IDF, so the match is learned from what a conversation
+        is about rather than from the metric's name, which real conversations rarely contain.
     nearest : bool, default=False
         Add ``match_nearest_cos``, the row's highest TF-IDF cosine to a conversation the
         classifier fitted on (cross-fitted like the rest in ``fit_transform``). It says how
@@ -292,8 +269,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         )
         texts = cols.astype(str).agg(" \n ".join, axis=1)
         if self.ignored_words_:
-            words = "|".join(map(re.escape, self.ignored_words_))
-            pattern = re.compile(rf"\b(?:{words})(?:s|es)?\b", re.IGNORECASE)
+            pattern = metric_words_pattern(self.ignored_words_)
             # once per distinct text: augmented rows repeat their conversation
             texts = texts.map({t: pattern.sub(" ", t) for t in pd.unique(texts)})
         return texts.to_numpy(dtype=object)

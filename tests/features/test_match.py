@@ -139,7 +139,7 @@ def test_metric_name_words_are_the_minor_names_own_words():
         "jailbreak",
     ]
     # 'privacy' is a family word, 'pii' is under 4 letters, both stay in texts
-    from gbscore.features import metric_name_words
+    from gbscore.augment import metric_name_words
 
     assert metric_name_words(names) == ["explicit", "leakage", "prompts", "slur"]
 
