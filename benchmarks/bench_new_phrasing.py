@@ -14,9 +14,9 @@ configured model (the default stack unless ``--config``) on the rest. It then re
 * with ``--strip-metric-words``, the new-phrasing test rows once more with the metric names'
   own words taken out of their texts ("new phrasing, no metric words"): every word of a
   metric's minor name (``prompt_based_pii_leakage`` of ``privacy_leakage/...``) that no family
-  name holds, stop words and words under 4 letters left in
-  (:func:`gbscore.augment.metric_name_words`). Real conversations rarely name the metric
-  they were written for; family words ("privacy") stay, as they would there.
+  name holds, stop words and words under 4 letters left in (:func:`metric_name_words`). Real
+  conversations rarely name the metric they were written for; family words ("privacy")
+  stay, as they would there.
 
 Usage::
 
@@ -32,13 +32,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from gbscore.augment import metric_name_words, strip_metric_words
 from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
 from gbscore.data import load_competition, load_test_labels
 from gbscore.model_selection import cross_val_oof, phrasing_groups, rmse
@@ -50,6 +51,35 @@ def _rmse_by_kind(y, pred, kinds):
         mask = kinds == kind
         row[kind] = rmse(y[mask], pred[mask])
     return row
+
+
+def metric_name_words(metric_names):
+    """The words of the metric minor names that no family (major) name holds, sorted.
+
+    Stop words and words under 4 letters are left out. Some are ordinary words too ("user",
+    "support", "harm"), so taking them out is harsher than a text that merely never names
+    its metric.
+
+    >>> metric_name_words(["privacy_leakage/prompt_based_pii_leakage", "privacy_leakage"])
+    ['based', 'prompt']
+    """
+    family = {w for name in metric_names for w in name.lower().split("/")[0].split("_")}
+    minor = {
+        w for name in metric_names if "/" in name for w in name.lower().split("/", 1)[1].split("_")
+    }
+    return sorted(w for w in minor - family if len(w) > 3 and w not in ENGLISH_STOP_WORDS)
+
+
+def strip_metric_words(X, words):
+    """A copy of X with ``words`` (and their plurals) taken out of its text columns."""
+    X = X.copy()
+    if not words:
+        return X
+    pattern = re.compile(rf"\b(?:{'|'.join(map(re.escape, words))})(?:s|es)?\b", re.IGNORECASE)
+    for col in ("system_prompt", "user_prompt", "response"):
+        if col in X:
+            X[col] = X[col].map(lambda t: pattern.sub("", t) if isinstance(t, str) else t)
+    return X
 
 
 def main(argv=None):

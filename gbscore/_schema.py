@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-__all__ = [
-    "TEXT_COLUMNS",
-    "conversation_groups",
-    "conversation_text",
-    "metric_family",
-    "metric_name_words",
-    "metric_words_pattern",
-    "strip_metric_words",
-]
+__all__ = ["TEXT_COLUMNS", "conversation_groups", "conversation_text", "metric_family"]
 
 #: The conversation columns of a row (the metric is ``metric_name``; the target ``score``).
 TEXT_COLUMNS = ("system_prompt", "user_prompt", "response")
@@ -25,47 +14,6 @@ TEXT_COLUMNS = ("system_prompt", "user_prompt", "response")
 def metric_family(name):
     """The part of a metric name before the first ``/`` (the whole name if there is none)."""
     return str(name).split("/", 1)[0]
-
-
-def metric_name_words(metric_names):
-    """The words that name a metric within its family, sorted.
-
-    Those of the minor names (``prompt_based_pii_leakage`` in
-    ``privacy_leakage/prompt_based_pii_leakage``) that no family name holds; English stop
-    words and words under 4 letters are left out. Real conversations rarely name the metric
-    they were written for, while they do use the words of its family.
-
-    Examples
-    --------
-    >>> metric_name_words(["privacy_leakage/prompt_based_pii_leakage", "privacy_leakage"])
-    ['based', 'prompt']
-    """
-    family = {w for name in metric_names for w in str(name).split("/")[0].split("_")}
-    minor = {
-        w
-        for name in metric_names
-        if "/" in str(name)
-        for w in str(name).split("/", 1)[1].split("_")
-    }
-    return sorted(w for w in minor - family if len(w) > 3 and w not in ENGLISH_STOP_WORDS)
-
-
-def metric_words_pattern(words):
-    """A case-blind regex of whole ``words``, plural endings included ('prompt', 'prompts')."""
-    return re.compile(rf"\b(?:{'|'.join(map(re.escape, words))})(?:s|es)?\b", re.IGNORECASE)
-
-
-def strip_metric_words(X, words):
-    """A copy of the table ``X`` with ``words`` (:func:`metric_words_pattern`) taken out of
-    its text columns; missing texts stay missing."""
-    X = X.copy()
-    if not len(words):
-        return X
-    pattern = metric_words_pattern(words)
-    for col in TEXT_COLUMNS:
-        if col in X.columns:
-            X[col] = X[col].map(lambda t: pattern.sub("", t) if isinstance(t, str) else t)
-    return X
 
 
 def _text_columns(X, where):

@@ -200,7 +200,6 @@ def test_sample_weight_for_synthetic_rows():
         ({"label_policy": BandLabels(band=(3, 11))}, r"\[0, 10\]"),
         ({"label_policy": SimilarityLabels(related=(8, 5))}, "related"),
         ({"label_policy": "zero"}, "label_policy"),
-        ({"strip_names": 1.5}, "strip_names"),
     ],
 )
 def test_bad_parameters_are_named(kwargs, match):
@@ -524,30 +523,3 @@ def test_relation_bands_round_trip_through_a_config_spec():
     assert label_policy_to_spec(off)["opposite"] is None
     with pytest.raises(ValueError, match="opposite"):
         NegativeSampler(label_policy=SimilarityLabels(opposite=(5, 1))).fit_resample(*make_table())
-
-
-def test_strip_names_takes_metric_words_out_of_a_share_of_texts():
-    X, y = make_table(n=200)
-    # each response names metrics ('explicit', 'prompts', 'syntactic' are minor-name words)
-    X["response"] = [f"an Explicit answer {i} to the prompts, syntactic" for i in range(200)]
-    kw = dict(swap_random=1, swap_near=0, swap_far=0, response_mismatch=0.5, random_state=3)
-    plain_X, plain_y = NegativeSampler(**kw).fit_resample(X, y)
-    Xr, yr = NegativeSampler(strip_names=0.5, **kw).fit_resample(X, y)
-    np.testing.assert_array_equal(yr, plain_y)  # same rows, same labels
-    assert (Xr["metric_name"] == plain_X["metric_name"]).all()
-    assert (Xr["user_prompt"] == plain_X["user_prompt"]).all()  # no metric words there
-    stripped = (Xr["response"] != plain_X["response"]).to_numpy()
-    # a text is stripped in every row that holds it, or in none
-    by_text = pd.Series(stripped).groupby(plain_X["response"].to_numpy()).agg(["min", "max"])
-    assert (by_text["min"] == by_text["max"]).all()
-    assert 0.35 < by_text["min"].mean() < 0.65
-    for text in Xr.loc[stripped, "response"]:
-        assert "explicit" not in text.lower() and "prompt" not in text and "syntactic" not in text
-        assert "answer" in text  # other words stay
-    # the same texts in another fit (another fold, another seed): the same choice
-    other = NegativeSampler(strip_names=0.5, **{**kw, "random_state": 4}).fit_resample(X, y)[0]
-    np.testing.assert_array_equal(other["response"][:200], Xr["response"][:200])
-    # the family words ('toxicity', 'privacy') are never taken out
-    X["response"] = "toxicity and privacy"
-    Xr, _ = NegativeSampler(strip_names=1.0, **kw).fit_resample(X, y)
-    assert (Xr["response"] == "toxicity and privacy").all()

@@ -16,7 +16,7 @@ families, and costs no re-encoding: a synthetic row only re-uses strings that ar
 table, and the featurizer encodes each unique string once and looks the rest up.
 """
 
-from .._schema import conversation_groups, metric_family, metric_name_words, strip_metric_words
+from .._schema import conversation_groups, metric_family
 from ._labels import (
     DEFAULT_GENERAL_METRICS,
     OPPOSITE_WORDS,
@@ -38,7 +38,5 @@ __all__ = [
     "SimilarityLabels",
     "conversation_groups",
     "metric_family",
-    "metric_name_words",
     "metric_relations",
-    "strip_metric_words",
 ]

@@ -16,7 +16,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._schema import TEXT_COLUMNS, conversation_groups, metric_name_words, strip_metric_words
+from .._schema import TEXT_COLUMNS, conversation_groups
 from ..exceptions import DataError
 from ._labels import BandLabels, LabelPolicy, SimilarityLabels
 
@@ -99,15 +99,6 @@ class NegativeSampler(BaseEstimator):
     label_noise : float >= 0, default=0.0
         Standard deviation of Gaussian noise added to every output label (then clipped to
         [0, 10]): the judge's own scores are noisy, and exact 9s and 10s invite overfitting.
-    strip_names : float in [0, 1], default=0.0
-        Share of the distinct texts (system prompts, prompts, responses) that lose the words
-        naming a metric within its family (:func:`~gbscore.augment.metric_name_words` of the
-        metric vocabulary), in every output row, real and synthetic alike. Real
-        conversations rarely name the metric they were written for; rows without those
-        words teach the model to find the match elsewhere. A text is chosen by a hash of
-        its content, so every fit strips the same ones. Unlike the other strategies this
-        makes new texts, which the featurizer must encode (about ``strip_names`` times the
-        training texts that hold such a word, once per cache).
     random_state : int, RandomState or None, default=None
         Seed; two calls with the same seed give the same rows and labels.
 
@@ -154,7 +145,6 @@ class NegativeSampler(BaseEstimator):
         "class_weight": [StrOptions({"sqrt_balanced"}), None],
         "class_weight_cap": [Interval(numbers.Real, 1, None, closed="left")],
         "label_noise": [Interval(numbers.Real, 0, None, closed="left")],
-        "strip_names": [Interval(numbers.Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
     }
 
@@ -174,7 +164,6 @@ class NegativeSampler(BaseEstimator):
         class_weight=None,
         class_weight_cap=5.0,
         label_noise=0.0,
-        strip_names=0.0,
         random_state=None,
     ):
         self.swap_random = swap_random
@@ -190,7 +179,6 @@ class NegativeSampler(BaseEstimator):
         self.class_weight = class_weight
         self.class_weight_cap = class_weight_cap
         self.label_noise = label_noise
-        self.strip_names = strip_names
         self.random_state = random_state
 
     def fit(self, X, y):
@@ -314,8 +302,6 @@ class NegativeSampler(BaseEstimator):
         self.relation_ = np.concatenate(relations)
         self.synthetic_mask_ = self.strategy_ != "real"
         self.groups_ = np.concatenate(out_groups)
-        if self.strip_names > 0:
-            X_out = self._strip_names(X_out)
         if self.label_noise > 0:
             y_out = np.clip(y_out + rng.normal(0.0, self.label_noise, len(y_out)), 0.0, 10.0)
         weight = np.where(self.synthetic_mask_, float(self.synthetic_weight), 1.0)
@@ -323,27 +309,6 @@ class NegativeSampler(BaseEstimator):
             weight = weight * _sqrt_balanced(y_out, self.class_weight_cap)
         self.sample_weight_ = weight
         return X_out, y_out
-
-    def _strip_names(self, X_out):
-        """``X_out`` with the metric-naming words taken out of a share of its texts.
-
-        A text is chosen by a hash of its content, not by the random state, so every fold
-        and the refit strip the same texts and the featurizer's cache encodes each once.
-        """
-        words = metric_name_words(self.metric_names_)
-        if not words:
-            return X_out
-        for col in TEXT_COLUMNS:
-            if col not in X_out.columns:
-                continue
-            values = X_out[col].to_numpy(dtype=object)
-            is_text = np.array([isinstance(v, str) for v in values], dtype=bool)
-            share = pd.util.hash_array(values[is_text].astype(str)) / 2.0**64
-            chosen = np.flatnonzero(is_text)[share < self.strip_names]
-            if len(chosen):
-                rows = X_out.index[chosen]
-                X_out.loc[rows, [col]] = strip_metric_words(X_out.loc[rows, [col]], words)
-        return X_out
 
     @staticmethod
     def _draw_sources(ratio, n, rng):

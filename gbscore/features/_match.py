@@ -15,7 +15,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._groups import table_groups
-from .._schema import metric_name_words, metric_words_pattern
 from ..augment import conversation_groups, metric_family
 from ..data import TEXT_COLUMNS
 
@@ -61,26 +60,13 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
     C : float, default=10.0
         Inverse regularisation of the logistic regression.
     max_features : int, default=50000
-        TF-IDF vocabulary size.
-    analyzer : {"word", "char_wb"}, default="word"
-        TF-IDF terms: word 1-2 grams, or character 3-5 grams inside word boundaries, which
-        also match a rephrasing that keeps word stems ("leaked", "leakage") and any script.
+        TF-IDF vocabulary size (word 1-2 grams).
     min_score : float, default=5.0
         Labels at or below this teach nothing (weight 0).
     n_splits : int, default=5
         Folds of the cross-fitting in ``fit_transform``.
     max_iter : int, default=200
         Iterations of the logistic regression solver.
-    ignore_metric_words : bool, default=False
-        Take the words that name a metric within its family
-        (:func:`gbscore.augment.metric_name_words` of the fitted metrics, with plural endings)
-        out of the texts before the TF-IDF, so the match is learned from what a conversation
-        is about rather than from the metric's name, which real conversations rarely contain.
-    nearest : bool, default=False
-        Add ``match_nearest_cos``, the row's highest TF-IDF cosine to a conversation the
-        classifier fitted on (cross-fitted like the rest in ``fit_transform``). It says how
-        new the phrasing is, so the booster can learn from the training rows whose phrasing is
-        unique how far the other match features hold on new phrasing.
     crossfit : {"conversation", "phrasing"}, default="conversation"
         How the cross-fitting folds are grouped. With ``"phrasing"`` a row is scored by a
         model that saw no conversation phrased like it (clusters of
@@ -93,12 +79,9 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         "classifier": [StrOptions({"logistic", "centroid"})],
         "C": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_features": [Interval(numbers.Integral, 10, None, closed="left")],
-        "analyzer": [StrOptions({"word", "char_wb"})],
         "min_score": [Interval(numbers.Real, 0, 10, closed="left")],
         "n_splits": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "ignore_metric_words": ["boolean"],
-        "nearest": ["boolean"],
         "crossfit": [StrOptions({"conversation", "phrasing"})],
     }
 
@@ -109,24 +92,18 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         classifier="centroid",
         C=10.0,
         max_features=50_000,
-        analyzer="word",
         min_score=5.0,
         n_splits=5,
         max_iter=200,
-        ignore_metric_words=False,
-        nearest=False,
         crossfit="conversation",
     ):
         self.text_columns = text_columns
         self.classifier = classifier
         self.C = C
         self.max_features = max_features
-        self.analyzer = analyzer
         self.min_score = min_score
         self.n_splits = n_splits
         self.max_iter = max_iter
-        self.ignore_metric_words = ignore_metric_words
-        self.nearest = nearest
         self.crossfit = crossfit
 
     def fit(self, X, y):
@@ -134,32 +111,26 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
-        Z, names, weight, groups, codes = self._fit(X, y)
+        Z, names, weight, groups = self._fit(X, y)
         own = self._own_index(X)
-        out = np.zeros((len(X), len(self._names())), dtype=np.float32)
+        out = np.zeros((len(X), len(_NAMES)), dtype=np.float32)
         n_splits = min(self.n_splits, len(np.unique(groups)))
         if n_splits < 2:
-            nearest = self._nearest(self.conversations_, Z) if self.nearest else None
-            return self._features(self._proba(self.model_, Z), own, nearest)
+            return self._features(self._proba(self.model_, Z), own)
         for train, test in GroupKFold(n_splits=n_splits).split(Z, groups=groups):
             model = self._fit_classifier(Z[train], names[train], weight[train])
-            nearest = None
-            if self.nearest:
-                seen = self.conversations_[np.unique(codes[train])]
-                nearest = self._nearest(seen, Z[test])
-            out[test] = self._features(self._proba(model, Z[test]), own[test], nearest)
+            out[test] = self._features(self._proba(model, Z[test]), own[test])
         return out
 
     def transform(self, X):
         check_is_fitted(self, "model_")
         self._check_table(X)
         Z = self.vectorizer_.transform(self._texts(X))
-        nearest = self._nearest(self.conversations_, Z) if self.nearest else None
-        return self._features(self._proba(self.model_, Z), self._own_index(X), nearest)
+        return self._features(self._proba(self.model_, Z), self._own_index(X))
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "model_")
-        return np.asarray(self._names(), dtype=object)
+        return np.asarray(_NAMES, dtype=object)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -173,36 +144,32 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
         self.metrics_ = np.array(sorted(set(X["metric_name"])), dtype=object)
         self.families_ = np.array([metric_family(m) for m in self.metrics_], dtype=object)
-        self.ignored_words_ = metric_name_words(self.metrics_) if self.ignore_metric_words else []
         texts = self._texts(X)
         # The vocabulary is learned once per distinct conversation, not per augmented copy.
         # Words seen in 2+ conversations, as usual; on tiny or word-less data (one
         # conversation, emoji only) no word qualifies, so any word, then any character n-gram.
-        chars = {"analyzer": "char_wb", "ngram_range": (3, 5)}
-        words = {"analyzer": "word", "ngram_range": (1, 2)}
-        tries = [{"min_df": 2}, {"min_df": 1}]
-        tries = [{**(chars if self.analyzer == "char_wb" else words), **kw} for kw in tries]
-        for kw in [*tries, {"min_df": 1, "analyzer": "char_wb", "ngram_range": (1, 2)}]:
+        for kw in ({"min_df": 2}, {"min_df": 1}, {"min_df": 1, "analyzer": "char_wb"}):
             self.vectorizer_ = TfidfVectorizer(
-                max_features=self.max_features, sublinear_tf=True, dtype=np.float32, **kw
+                ngram_range=(1, 2),
+                max_features=self.max_features,
+                sublinear_tf=True,
+                dtype=np.float32,
+                **kw,
             )
             try:
                 self.vectorizer_.fit(pd.unique(texts))
                 break
             except ValueError:  # "empty vocabulary"
                 continue
-        codes, distinct = pd.factorize(texts)
-        Z_distinct = self.vectorizer_.transform(distinct)
-        Z = Z_distinct[codes]
-        self.conversations_ = Z_distinct if self.nearest else None
+        Z = self.vectorizer_.transform(texts)
         names = self._own_index(X)
         weight = np.clip((y - self.min_score) / (10.0 - self.min_score), 0.0, 1.0)
         self.model_ = self._fit_classifier(Z, names, weight)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         if self.crossfit == "phrasing":
-            return Z, names, weight, table_groups(X, "phrasing", n_splits=self.n_splits), codes
-        return Z, names, weight, conversation_groups(X), codes
+            return Z, names, weight, table_groups(X, "phrasing", n_splits=self.n_splits)
+        return Z, names, weight, conversation_groups(X)
 
     def _fit_classifier(self, Z, labels, weight):
         keep = weight > 0
@@ -232,20 +199,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
             P /= P.sum(axis=1, keepdims=True)
         return P
 
-    def _names(self):
-        return _NAMES + (("match_nearest_cos",) if self.nearest else ())
-
-    def _nearest(self, reference, Z):
-        """Each row's highest cosine to a reference row (TF-IDF rows have unit length)."""
-        out = np.zeros(Z.shape[0])
-        if reference.shape[0] == 0:
-            return out
-        for start in range(0, Z.shape[0], 1024):  # common words make the cosines dense
-            block = (Z[start : start + 1024] @ reference.T).max(axis=1)
-            out[start : start + 1024] = block.toarray().ravel()
-        return out
-
-    def _features(self, P, own, nearest=None):
+    def _features(self, P, own):
         n = len(own)
         known = own >= 0
         p = np.where(known, P[np.arange(n), np.maximum(own, 0)], 0.0)
@@ -254,10 +208,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         famP = np.zeros((n, fam_idx.max() + 1))
         np.add.at(famP.T, fam_idx, P.T)
         p_fam = np.where(known, famP[np.arange(n), fam_idx[np.maximum(own, 0)]], 0.0)
-        columns = [p, np.log(p + 1e-6), rank, p_fam, P.max(axis=1)]
-        if nearest is not None:
-            columns.append(nearest)
-        return np.column_stack(columns).astype(np.float32)
+        return np.column_stack([p, np.log(p + 1e-6), rank, p_fam, P.max(axis=1)]).astype(np.float32)
 
     def _own_index(self, X):
         return pd.Index(self.metrics_).get_indexer(X["metric_name"])
@@ -267,12 +218,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         cols = (
             X[list(self.text_columns)].astype(object).where(X[list(self.text_columns)].notna(), "")
         )
-        texts = cols.astype(str).agg(" \n ".join, axis=1)
-        if self.ignored_words_:
-            pattern = metric_words_pattern(self.ignored_words_)
-            # once per distinct text: augmented rows repeat their conversation
-            texts = texts.map({t: pattern.sub(" ", t) for t in pd.unique(texts)})
-        return texts.to_numpy(dtype=object)
+        return cols.astype(str).agg(" \n ".join, axis=1).to_numpy(dtype=object)
 
     def _check_table(self, X):
         if not isinstance(X, pd.DataFrame):
