@@ -30,7 +30,10 @@ def conversation_groups(X):
     otherwise a held-out row's text has been seen in training.
     """
     cols = _text_columns(X, "conversation_groups")
-    keys = pd.util.hash_pandas_object(X[cols].astype(str), index=False).to_numpy()
+    # Missing text is empty text, as every featurizer reads it: a conversation whose system
+    # prompt is null in one row and "" in another is one conversation, in one fold.
+    text = X[cols].astype(object).where(X[cols].notna(), "").astype(str)
+    keys = pd.util.hash_pandas_object(text, index=False).to_numpy()
     return pd.factorize(keys)[0].astype(np.int64)
 
 

@@ -523,3 +523,16 @@ def test_relation_bands_round_trip_through_a_config_spec():
     assert label_policy_to_spec(off)["opposite"] is None
     with pytest.raises(ValueError, match="opposite"):
         NegativeSampler(label_policy=SimilarityLabels(opposite=(5, 1))).fit_resample(*make_table())
+
+
+def test_missing_text_is_the_same_conversation_as_empty_text():
+    X = pd.DataFrame(
+        {
+            "metric_name": ["a", "b", "c", "d"],
+            "system_prompt": [None, "", np.nan, "sys"],
+            "user_prompt": ["hi", "hi", "hi", "hi"],
+            "response": ["r", "r", "r", "r"],
+        }
+    )
+    g = conversation_groups(X)
+    assert g[0] == g[1] == g[2] != g[3]
