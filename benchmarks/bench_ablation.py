@@ -36,7 +36,8 @@ from gbscore.data import load_competition, load_test_labels
 from gbscore.model_selection import ConversationKFold, cross_val_oof, rmse
 from gbscore.stacking import CALIBRATION_MIN_GAIN, cross_fit_calibration, cross_fit_meta, fit_meta
 
-DEFAULT_BASES = tuple(DEFAULT_CONFIG["stack"]["models"])
+DEFAULT_BASES = tuple(stack_configs(copy.deepcopy(DEFAULT_CONFIG)))
+CONTRASTIVE = DEFAULT_CONFIG["features"]["contrastive"]
 RELATIONS = {"kind": "similarity", "opposite": [0.0, 3.0], "substitutable": [6.5, 9.5]}
 
 
@@ -53,13 +54,24 @@ def variant_configs():
     return {
         **{name: bases[name] for name in DEFAULT_BASES},
         **({} if "mlp" in DEFAULT_BASES else {"mlp": mlp}),
-        "lightgbm+contrastive": lgbm_with(features={"contrastive": True}),
+        # the default turned the other way
+        f"lightgbm{'-' if CONTRASTIVE else '+'}contrastive": lgbm_with(
+            features={"contrastive": not CONTRASTIVE}
+        ),
         "lightgbm+relations": lgbm_with(params={"augment__label_policy": RELATIONS}),
         "lightgbm+class_weights": lgbm_with(
             params={"augment__class_weight": "sqrt_balanced", "route_sample_weight": True}
         ),
         "lightgbm+label_noise": lgbm_with(params={"augment__label_noise": 0.5}),
-        "lightgbm+match_by_phrasing": lgbm_with(params={"features__match__crossfit": "phrasing"}),
+        **(
+            {}
+            if "lightgbm_phrasing" in DEFAULT_BASES
+            else {
+                "lightgbm+match_by_phrasing": lgbm_with(
+                    params={"features__match__crossfit": "phrasing"}
+                )
+            }
+        ),
         "lightgbm-metric_match": lgbm_with(params={"features__match": "drop"}),
     }
 

@@ -272,9 +272,9 @@ def test_other_regressors_in_pipeline(demo, model):
 def test_optional_contrastive_features_switch():
     from gbscore.features import ContrastiveMatchFeatures
 
-    pipe = build_pipeline({"model": "ridge"})
+    pipe = build_pipeline({"model": "ridge", "features": {"contrastive": False}})
     assert dict(pipe.named_steps["features"].transformer_list)["contrast"] == "drop"
-    pipe = build_pipeline({"model": "ridge", "features": {"contrastive": True}})
+    pipe = build_pipeline({"model": "ridge"})  # on by default
     contrast = dict(pipe.named_steps["features"].transformer_list)["contrast"]
     assert isinstance(contrast, ContrastiveMatchFeatures)
     with pytest.raises(ConfigError, match="features.contrastive='yes' must be true or false"):

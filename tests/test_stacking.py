@@ -472,8 +472,14 @@ def test_dask_unreachable_scheduler(Xy):
 
 def test_stack_configs_forms():
     cfgs = stack_configs({"model": "stack", "params": {"interact__n_components": 4}})
-    assert list(cfgs) == ["lightgbm", "catboost", "ridge"]
+    assert list(cfgs) == ["lightgbm", "catboost", "ridge", "lightgbm_phrasing"]
     assert cfgs["ridge"]["params"] == cfgs["lightgbm"]["params"] == {"interact__n_components": 4}
+    # the default's phrasing base: a LightGBM whose match features cross-fit by phrasing
+    assert cfgs["lightgbm_phrasing"]["model"] == "lightgbm"
+    assert cfgs["lightgbm_phrasing"]["params"] == {
+        "interact__n_components": 4,
+        "features__match__crossfit": "phrasing",
+    }
     # CatBoost gets the stack's faster defaults under the shared params
     assert cfgs["catboost"]["params"] == {
         **STACK_BASE_PARAMS["catboost"],
@@ -507,7 +513,12 @@ def test_stack_configs_forms():
 def test_build_pipeline_stack(emb):
     model = build_pipeline({"model": "stack", **SHARED}, metric_embeddings=emb)
     assert isinstance(model, StackedScoreRegressor)
-    assert [n for n, _ in model.estimators] == ["lightgbm", "catboost", "ridge"]
+    names = [n for n, _ in model.estimators]
+    assert names == ["lightgbm", "catboost", "ridge", "lightgbm_phrasing"]
+    crossfit = {n: b.get_params()["features__match__crossfit"] for n, b in model.estimators}
+    assert crossfit == {**dict.fromkeys(names[:3], "conversation"), names[3]: "phrasing"}
+    for _, base in model.estimators:  # learned matching is on by default
+        assert type(base.get_params()["features__contrast"]).__name__ == "ContrastiveMatchFeatures"
     assert isinstance(model.final_estimator, LinearRegression) and model.final_estimator.positive
     assert model.meta_rows == "shift_aware"
     assert model.cv.grouping == "phrasing" and model.cv.n_splits == 5

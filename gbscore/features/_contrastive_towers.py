@@ -23,6 +23,12 @@ def unit_rows(A):
     return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
 
 
+def _unit64(A):
+    """``A`` as float64 with each row scaled to unit length (zero rows stay zero)."""
+    A = np.asarray(A, dtype=np.float64)
+    return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
+
+
 def initial_towers(D, d_conv, dim, seed):
     """Both towers start as one random projection, so the first cosines are the encoder's.
 
@@ -178,12 +184,14 @@ def tower_features(conv, own, params, candidate_embeddings, temperature, *, extr
     ``own`` indexes the candidates, then the rows of ``extra`` (encoded names of metrics
     unknown at fit time; such a metric is one more candidate for its row).
     """
-    Wc, bc, Wm, bm = params
-    metrics = candidate_embeddings
+    # In float64: float32 products round differently with the number of rows, so a row's
+    # features would depend on which other rows came with it (as for the MLP's inference).
+    Wc, bc, Wm, bm = (np.asarray(p, dtype=np.float64) for p in params)
+    metrics = np.asarray(candidate_embeddings, dtype=np.float64)
     if extra is not None:
         metrics = np.vstack([metrics, extra])
-    f = unit_rows(conv @ Wc + bc)
-    g = unit_rows(unit_rows(metrics) @ Wm + bm)
+    f = _unit64(np.asarray(conv, dtype=np.float64) @ Wc + bc)
+    g = _unit64(_unit64(metrics) @ Wm + bm)
     n_known = len(candidate_embeddings)
     S = f @ g[:n_known].T
     s = np.einsum("ij,ij->i", f, g[own])
