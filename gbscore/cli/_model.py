@@ -183,10 +183,13 @@ def _echo_encoding(before, encoder_spec):
 
 def _echo_scores(oof):
     scores = oof.scores()
-    click.echo(f"{'model':<12} {'CV RMSE plain':>14} {'shift-aware':>12} {'mismatched only':>16}")
+    width = max(12, *(len(str(name)) for name in scores.index))
+    click.echo(
+        f"{'model':<{width}} {'CV RMSE plain':>14} {'shift-aware':>12} {'mismatched only':>16}"
+    )
     for name, row in scores.iterrows():
         click.echo(
-            f"{name:<12} {row.rmse_plain:>14.3f} {row.rmse_shift:>12.3f} "
+            f"{name:<{width}} {row.rmse_plain:>14.3f} {row.rmse_shift:>12.3f} "
             f"{row.rmse_shifted_only:>16.3f}"
         )
 

@@ -26,7 +26,7 @@ from .._groups import table_groups
 from ..augment import metric_family
 from ..exceptions import DataError
 from ._contrastive_towers import TowerTraining, tower_features, unit_rows
-from ._embed import accepts_show_progress
+from ._embed import embed_strings
 from ._featurizer import EmbeddingFeaturizer
 from ._inputs import metric_name_to_text
 
@@ -401,12 +401,19 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
             )
 
     def _encode_names(self, names):
-        """Encode metric names absent from the fit table (few: no cache is consulted)."""
-        encoder = self.embedder_.encoder_
-        quiet = accepts_show_progress(encoder)
+        """Encode metric names absent from the fit table, quietly, through the memo and cache
+        (the pipeline's featurizer has usually encoded them already)."""
         texts = [metric_name_to_text(str(n)) for n in names]
-        vectors = encoder.encode(texts, show_progress=False) if quiet else encoder.encode(texts)
-        return np.asarray(vectors, dtype=np.float32)
+        distinct = list(dict.fromkeys(texts))
+        vectors = embed_strings(
+            self.embedder_.encoder_,
+            distinct,
+            cache_dir=self.embedder_.cache_dir,
+            show_progress=False,
+            log=False,
+        )
+        where = {t: i for i, t in enumerate(distinct)}
+        return vectors[[where[t] for t in texts]]
 
     def _conversations(self, X):
         """One vector per row: the unit-normalised column embeddings, averaged or joined."""

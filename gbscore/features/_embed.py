@@ -68,7 +68,7 @@ def accepts_show_progress(encoder):
 
 
 def embed_strings(
-    encoder, strings, *, dim=None, cache_dir=None, batch_size=256, show_progress=True
+    encoder, strings, *, dim=None, cache_dir=None, batch_size=256, show_progress=True, log=True
 ):
     """Return one float32 vector per string, via memo, disk cache, then the encoder.
 
@@ -87,6 +87,8 @@ def embed_strings(
         Strings per encoder call, and per disk-cache shard.
     show_progress : bool, default=True
         Progress bar over the strings that were in no cache.
+    log : bool, default=True
+        Log where the vectors came from at INFO (at DEBUG when False).
 
     Returns
     -------
@@ -135,7 +137,8 @@ def embed_strings(
                 bar.update(len(batch))
         seconds = time.perf_counter() - started
         record_encoding(len(missing), seconds, this_thread=True)
-    logger.info(
+    logger.log(
+        logging.INFO if log else logging.DEBUG,
         "EmbeddingFeaturizer: %d distinct strings: %d from memory, %d from disk cache, "
         "%d encoded%s.",
         len(strings),
