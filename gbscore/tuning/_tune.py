@@ -313,8 +313,9 @@ def tune(
 
 def default_stack_configs(base, *, model_threads=None):
     """The base configs of the stack the base config describes (``base["stack"]["models"]``,
-    by default LightGBM, CatBoost and Ridge), as :func:`gbscore.config.stack_configs`
-    builds them for ``gbscore run``, with each model's thread count."""
+    by default LightGBM, CatBoost, Ridge and lightgbm_phrasing), as
+    :func:`gbscore.config.stack_configs` builds them for ``gbscore run``, with each model's
+    thread count."""
     shared = merge_config(base, {"model": "stack"})
     # A base config's own regressor params (e.g. LightGBM's n_jobs) fit no other regressor.
     shared["params"] = {
