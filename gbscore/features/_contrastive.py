@@ -10,6 +10,7 @@ their torch training loop and their scores are in :mod:`gbscore.features._contra
 
 from __future__ import annotations
 
+import logging
 import numbers
 import os
 from dataclasses import fields
@@ -29,6 +30,8 @@ from ._contrastive_towers import TowerTraining, tower_features, unit_rows
 from ._embed import embed_strings
 from ._featurizer import EmbeddingFeaturizer
 from ._inputs import metric_name_to_text
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ContrastiveMatchFeatures"]
 
@@ -331,10 +334,14 @@ class ContrastiveMatchFeatures(TransformerMixin, BaseEstimator):
             )
         positive = y >= self.positive_threshold
         if not positive.any():
-            raise DataError(
-                f"ContrastiveMatchFeatures.fit: no row has a score >= positive_threshold="
-                f"{self.positive_threshold} (the highest is {y.max():g}); there is nothing to "
-                "learn from. Lower positive_threshold or pass the real, well-scored rows."
+            # Not an error: a default pipeline must still fit data (or a fold) without a
+            # well-scored row. The towers stay at their start, the encoder's own cosine.
+            logger.warning(
+                "ContrastiveMatchFeatures: no row has a score >= positive_threshold=%g (the "
+                "highest is %g); the projections stay untrained (the encoder's own cosine). "
+                "Lower positive_threshold to learn from these rows.",
+                self.positive_threshold,
+                y.max() if len(y) else float("nan"),
             )
         names = X["metric_name"].astype(str).to_numpy(dtype=object)
         extra = [] if self.metric_names is None else [str(n) for n in self.metric_names]

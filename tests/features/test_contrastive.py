@@ -283,12 +283,24 @@ def test_bad_params_name_the_parameter(data, params, match):
         model(**params).fit(Xtr, ytr)
 
 
+def test_no_well_scored_row_leaves_the_towers_untrained(data, caplog):
+    """A default pipeline must fit any data: without a row scored >= positive_threshold the
+    projections stay at their start (as with n_epochs=0), with a warning saying so."""
+    Xtr, _, Xte, _ = data
+    low = np.full(len(Xtr), 5.0)
+    with caplog.at_level("WARNING", logger="gbscore.features._contrastive"):
+        fitted = model().fit(Xtr, low)
+    assert "no row has a score >= positive_threshold=7" in caplog.text
+    assert fitted.loss_curve_ == []
+    untrained = model(n_epochs=0).fit(Xtr, low)
+    np.testing.assert_array_equal(fitted.transform(Xte), untrained.transform(Xte))
+    assert np.isfinite(fitted.fit_transform(Xtr, low)).all()
+
+
 def test_data_errors_say_what_to_fix(data):
     Xtr, ytr, _, _ = data
     with pytest.raises(GbscoreError, match="fit needs y"):
         model().fit(Xtr, None)
-    with pytest.raises(DataError, match=r"no row has a score >= positive_threshold=7.*Lower"):
-        model().fit(Xtr, np.full(len(Xtr), 5.0))
     with pytest.raises(DataError, match=r"no column\(s\) \['response'\]"):
         model().fit(Xtr.drop(columns="response"), ytr)
     with pytest.raises(DataError, match="expects the tidy table as a pandas DataFrame"):
