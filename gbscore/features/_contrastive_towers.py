@@ -17,15 +17,9 @@ from .._optional import import_optional
 __all__ = ["TowerTraining", "initial_towers", "tower_features", "unit_rows"]
 
 
-def unit_rows(A):
-    """``A`` as float32 with each row scaled to unit length (zero rows stay zero)."""
-    A = np.asarray(A, dtype=np.float32)
-    return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
-
-
-def _unit64(A):
-    """``A`` as float64 with each row scaled to unit length (zero rows stay zero)."""
-    A = np.asarray(A, dtype=np.float64)
+def unit_rows(A, dtype=np.float32):
+    """``A`` as ``dtype`` with each row scaled to unit length (zero rows stay zero)."""
+    A = np.asarray(A, dtype=dtype)
     return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
 
 
@@ -190,8 +184,8 @@ def tower_features(conv, own, params, candidate_embeddings, temperature, *, extr
     metrics = np.asarray(candidate_embeddings, dtype=np.float64)
     if extra is not None:
         metrics = np.vstack([metrics, extra])
-    f = _unit64(np.asarray(conv, dtype=np.float64) @ Wc + bc)
-    g = _unit64(_unit64(metrics) @ Wm + bm)
+    f = unit_rows(np.asarray(conv, dtype=np.float64) @ Wc + bc, np.float64)
+    g = unit_rows(unit_rows(metrics, np.float64) @ Wm + bm, np.float64)
     n_known = len(candidate_embeddings)
     S = f @ g[:n_known].T
     s = np.einsum("ij,ij->i", f, g[own])
