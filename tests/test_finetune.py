@@ -158,6 +158,27 @@ def test_cuda_without_a_gpu_is_refused(demo_train, tmp_path):
         finetune_encoder(demo_train, out_dir=tmp_path / "out", device="cuda")
 
 
+@pytest.mark.gpu
+def test_finetunes_on_cuda_and_the_model_loads_on_the_cpu(demo_train, tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device visible")
+    from sentence_transformers import SentenceTransformer
+
+    out = tmp_path / "out"
+    kw = {**TINY, "device": "cuda"}
+    finetune_encoder(
+        demo_train, out_dir=out, max_steps=6, learning_rate=LR, show_progress=False, **kw
+    )
+    info = json.loads((out / INFO_FILE).read_text(encoding="utf-8"))
+    assert info["global_step"] == 6
+    pairs = training_pairs(demo_train, max_rows=TINY["max_rows"], random_state=0)
+    base_cos, _ = _match(_base_model(), pairs)
+    tuned = SentenceTransformer(str(out), device="cpu", local_files_only=True)
+    tuned_cos, _ = _match(tuned, pairs)
+    assert tuned_cos > base_cos + 0.1, (base_cos, tuned_cos)
+
+
 def test_cli_help_states_resume_and_options():
     from click.testing import CliRunner
 

@@ -70,3 +70,39 @@ def test_catboost_when_the_early_stopping_split_leaves_one_target_value():
     est = CatBoostScoreRegressor(iterations=20, thread_count=1, random_state=0).fit(X, y)
     pred = est.predict(X)
     assert np.isfinite(pred).all() and pred.max() > 0.0
+
+
+# ---------------------------------------------------------------- GPU paths (run where lent)
+def _gpu_or_skip(library):
+    from gbscore import resolve_device
+
+    if resolve_device("auto", library=library) == "cpu":
+        pytest.skip(f"{library} has no usable GPU here")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    "cpu",
+    [
+        LightGBMScoreRegressor(n_estimators=60, clip=False, device="cpu"),
+        CatBoostScoreRegressor(iterations=60, clip=False, device="cpu"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_a_gpu_fit_learns_as_well_as_the_cpu_one(cpu):
+    from sklearn.base import clone
+
+    library = "lightgbm" if isinstance(cpu, LightGBMScoreRegressor) else "catboost"
+    _gpu_or_skip(library)
+    X, y = _data(n=2000, d=20)
+    X_test, y_test = X[1500:], y[1500:]
+    X, y = X[:1500], y[:1500]
+    gpu = clone(cpu).set_params(device="cuda").fit(X, y)
+    cpu.fit(X, y)
+    assert gpu.device_ == "cuda" and cpu.device_ == "cpu"
+    rmse = {m: float(np.sqrt(np.mean((m.predict(X_test) - y_test) ** 2))) for m in (gpu, cpu)}
+    baseline = float(np.std(y_test))
+    # Histograms in single precision (LightGBM) and GPU border/leaf computations (CatBoost)
+    # give other trees than the CPU, not worse ones.
+    assert rmse[gpu] < 0.8 * baseline
+    assert rmse[gpu] < rmse[cpu] * 1.1
