@@ -224,11 +224,19 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         ``"gpu"`` is an alias of ``"cuda"``. ``"auto"`` uses the GPU when torch sees a CUDA
         device, else the CPU.
     thread_count : int, default=-1
+    gpu_ram_part : float in (0, 1], default=None
+        Share of the GPU's memory CatBoost reserves up front when it trains there (ignored on
+        the CPU). ``None`` keeps CatBoost's own 0.95, which leaves nothing for a second fit:
+        :func:`~gbscore.model_selection.cross_val_oof` gives each of ``n`` parallel folds
+        ``0.95 / n`` instead.
     clip : bool, default=True
     random_state : int, default=0
     params : dict, default=None
         Any other ``catboost.CatBoostRegressor`` arguments.
     """
+
+    #: Class-level default, so that models saved before the parameter existed still load.
+    gpu_ram_part = None
 
     _parameter_constraints: dict = {
         "iterations": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -241,6 +249,7 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         "early_stopping_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [device_constraint()],
         "thread_count": [numbers.Integral],
+        "gpu_ram_part": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "clip": ["boolean"],
         "random_state": [numbers.Integral],
         "params": [dict, None],
@@ -259,6 +268,7 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         early_stopping_rounds=100,
         device="auto",
         thread_count=-1,
+        gpu_ram_part=None,
         clip=True,
         random_state=0,
         params=None,
@@ -273,6 +283,7 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         self.early_stopping_rounds = early_stopping_rounds
         self.device = device
         self.thread_count = thread_count
+        self.gpu_ram_part = gpu_ram_part
         self.clip = clip
         self.random_state = random_state
         self.params = params
@@ -304,6 +315,8 @@ class CatBoostScoreRegressor(_ScoreRegressor):
             kw["rsm"] = self.rsm
         if cuda_index(self.device_) is not None:
             kw["devices"] = str(cuda_index(self.device_))
+        if self.device_ != "cpu" and self.gpu_ram_part is not None:
+            kw.setdefault("gpu_ram_part", self.gpu_ram_part)  # an explicit params entry wins
         model = CatBoostRegressor(**kw)
         tr, val = _early_stopping_split(len(y), self.early_stopping_fraction, self.random_state)
         if val is not None and np.ptp(y[tr]) == 0:

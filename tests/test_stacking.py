@@ -370,6 +370,18 @@ def test_stack_on_gpu(Xy, emb, demo):
     assert np.isfinite(stack.predict(demo.test)).all()
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device visible")
+def test_parallel_catboost_folds_share_the_gpu(Xy, emb):
+    # Each CatBoost GPU fit reserved 95% of the GPU; a second one in parallel died with
+    # CUDA "out of memory" (SIGABRT in a joblib worker) before folds got a share each.
+    configs = {"catboost": _cfg("catboost", model__device="cuda", **CAT), "ridge": _cfg("ridge")}
+    stack = StackedScoreRegressor(_bases(emb, configs), cv=3, n_jobs=4, show_progress=False)
+    stack.fit(*Xy)
+    cat = stack.named_estimators_["catboost"].steps[-1][1]
+    assert cat.device_ == "cuda" and cat.gpu_ram_part is None  # the refit keeps the user's
+
+
 def test_stack_errors(Xy, emb):
     X, y = Xy
     with pytest.raises(NotFittedError):
@@ -434,6 +446,11 @@ def test_parallel_folds_do_not_oversubscribe(monkeypatch):
     assert limited["cat"].get_params()["model__thread_count"] == 2
     assert limited["lgbm"].get_params()["model__n_jobs"] == 3  # an explicit count is kept
     assert pipes["cat"].get_params()["model__thread_count"] == -1  # the caller's are untouched
+    # CatBoost would reserve 95% of a GPU per fit; four parallel fits get a quarter of that.
+    assert limited["cat"].get_params()["model__gpu_ram_part"] == pytest.approx(0.2375)
+    assert pipes["cat"].get_params()["model__gpu_ram_part"] is None
+    mine = build_pipeline({"model": "catboost", "params": {"model__gpu_ram_part": 0.5}})
+    assert _limit_threads({"c": mine}, 4)["c"].get_params()["model__gpu_ram_part"] == 0.5
 
 
 @pytest.mark.slow
