@@ -18,6 +18,7 @@ import joblib
 import numpy as np
 from imblearn.pipeline import Pipeline as _ImbPipeline
 from sklearn.base import clone
+from sklearn.pipeline import FeatureUnion
 
 from .exceptions import GbscoreError
 
@@ -90,10 +91,14 @@ def fit_shared(pipes, X, y, final_params=None):
     share those fitted steps, the same objects, and the output they computed; from the
     first step that differs each goes its own way. The stack's bases share the sampler and
     the featurizer, and the boosters also their interaction step, while the MLP takes the
-    raw embedding blocks from its own. Equivalent to fitting a clone of each when the steps
-    have integer seeds (with ``random_state=None`` a shared step draws once where separate
-    fits would draw each). Only outputs a later pipeline still reads are kept, so peak memory
-    is that of one pipeline plus the outputs branches still share. scikit-learn's
+    raw embedding blocks from its own. Within a ``FeatureUnion`` that differs, the members
+    set alike on the same input are fitted once too (:func:`_fit_union_shared`): the
+    ``lightgbm_phrasing`` base, whose union differs from the other bases' only in the
+    metric-match member, reuses their embedding, table and learned-matching members.
+    Equivalent to fitting a clone of each when the steps have integer seeds (with
+    ``random_state=None`` a shared step draws once where separate fits would draw each).
+    Only outputs a later pipeline still reads are kept, so peak memory is that of one
+    pipeline plus the outputs branches still share. scikit-learn's
     ``Pipeline(memory=...)`` caches only transformers, on disk, not the sampler, hence this.
 
     Parameters
@@ -119,6 +124,7 @@ def fit_shared(pipes, X, y, final_params=None):
     keys = {name: _step_keys(pipes[name]) for name in names}
     memo = {(): (X, y, None)}  # key -> (output, rows' targets, sampler weight)
     steps_of = {}  # key -> fitted step
+    members = {}  # (input key, member name, member hash) -> (fitted member, its output)
     fitted, model_seconds, prefix_seconds = {}, {}, 0.0
     for i, name in enumerate(names):
         pipe = clone(pipes[name])
@@ -133,6 +139,8 @@ def fit_shared(pipes, X, y, final_params=None):
                 if _active(step) and is_sampler(step):
                     Xt, yt = step.fit_resample(Xt, yt)
                     weight = getattr(step, "sample_weight_", weight)
+                elif _active(step) and _shares_members(step):
+                    Xt = _fit_union_shared(step, Xt, yt, parent, members)
                 elif _active(step):
                     Xt = step.fit_transform(Xt, yt)
                 prefix_seconds += time.perf_counter() - start
@@ -140,7 +148,10 @@ def fit_shared(pipes, X, y, final_params=None):
             steps.append((step_name, steps_of[key]))
             parent = key
         Xt, yt, weight = memo[parent]
-        _keep_only(memo, _resume_points(keys, names[i + 1 :], steps_of))
+        points = _resume_points(keys, names[i + 1 :], steps_of)
+        _keep_only(memo, points)
+        for key in [k for k in members if k[0] not in points]:
+            del members[key]
         last_name, last = pipe.steps[-1]
         kw = dict(final_params.get(name, {}))
         if getattr(pipe, "route_sample_weight", False) and weight is not None:
@@ -152,6 +163,67 @@ def fit_shared(pipes, X, y, final_params=None):
         fitted[name] = pipe
         del Xt, yt, weight
     return fitted, prefix_seconds, model_seconds
+
+
+def _shares_members(step):
+    # A union that runs its members in other processes would fit the stand-ins there.
+    return isinstance(step, FeatureUnion) and step.n_jobs in (None, 1)
+
+
+class _Member:
+    """Stands in for a ``FeatureUnion`` member during the union's own ``fit_transform``:
+    returns the output the member already computed on this input, or fits it and keeps
+    the output. The union then hstacks, weighs and names the outputs as it always does."""
+
+    def __init__(self, member, output=None):
+        self.member, self.output = member, output
+
+    def fit(self, X, y=None, **params):  # the union calls fit_transform; this is for checks
+        self.fit_transform(X, y, **params)
+        return self
+
+    def fit_transform(self, X, y=None, **params):
+        if self.output is None:
+            self.output = self.member.fit_transform(X, y, **params)
+        return self.output
+
+    def transform(self, X):
+        return self.member.transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        return self.member.get_feature_names_out(input_features)
+
+
+def _fit_union_shared(union, X, y, parent, members):
+    """``union.fit_transform(X, y)``, with members fitted once per input and settings.
+
+    A member set alike (``joblib.hash`` of a clone) to one an earlier pipeline's union
+    fitted on the same input (``parent``, the key of the steps before) is that fitted
+    object, and its output is reused; the others are fitted and recorded in ``members``.
+    The union's own ``fit_transform`` still assembles the result, so column names, weights
+    and the output container are as in a plain fit. Written here because scikit-learn's
+    ``Pipeline(memory=...)`` caches whole steps only.
+    """
+    stand_ins, keys = [], []
+    for name, member in union.transformer_list:
+        if isinstance(member, str):  # "drop" / "passthrough"
+            stand_ins.append((name, member))
+            keys.append(None)
+            continue
+        key = (parent, name, joblib.hash(clone(member)))
+        known = members.get(key)
+        stand_ins.append((name, _Member(*known) if known else _Member(member)))
+        keys.append(key)
+    union.transformer_list = stand_ins
+    out = union.fit_transform(X, y)
+    fitted = []
+    for (name, member), key in zip(union.transformer_list, keys, strict=True):
+        if isinstance(member, _Member):
+            members.setdefault(key, (member.member, member.output))
+            member = member.member
+        fitted.append((name, member))
+    union.transformer_list = fitted
+    return out
 
 
 def _resume_points(keys, later, done):

@@ -4,7 +4,9 @@ import weakref
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import FeatureUnion
 from sklearn.utils._param_validation import InvalidParameterError
 
 from gbscore import ConfigError, build_pipeline, cross_val_oof, load_model, save_model
@@ -367,3 +369,70 @@ def test_fit_shared_validates_each_pipeline_like_fit():
     pipe = _tracked_pipe(1.0).set_params(route_sample_weight="yes")
     with pytest.raises(InvalidParameterError, match="route_sample_weight"):
         fit_shared({"p": pipe}, pd.DataFrame({"x": [0.0, 1.0]}), np.array([0.0, 1.0]))
+
+
+_MEMBER_FITS = []  # the shift of every _CrossFitted member fitted
+
+
+class _CrossFitted(TransformerMixin, BaseEstimator):
+    """Adds ``shift``; like a cross-fitted member, its training output differs from
+    ``transform`` (by +0.5), so a reused output must be the one ``fit_transform`` gave."""
+
+    def __init__(self, shift=0.0):
+        self.shift = shift
+
+    def fit(self, X, y=None):
+        _MEMBER_FITS.append(self.shift)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X, y).transform(X) + 0.5
+
+    def transform(self, X):
+        return pd.DataFrame(np.asarray(X, dtype=float) + self.shift, columns=["v"], index=X.index)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["v"], dtype=object)
+
+
+def _union_pipe(vary_shift):
+    union = FeatureUnion(
+        [("same", _CrossFitted(100.0)), ("off", "drop"), ("vary", _CrossFitted(vary_shift))],
+        transformer_weights={"vary": 2.0},
+    ).set_output(transform="pandas")
+    return ScorePipeline([("a", _Tracked(1.0)), ("u", union), ("m", LinearRegression())])
+
+
+def test_fit_shared_fits_union_members_set_alike_once():
+    X, y = pd.DataFrame({"x": [0.0, 1.0, 2.0, 4.0]}), np.array([0.0, 1.0, 3.0, 2.0])
+    pipes = {"p1": _union_pipe(10.0), "p2": _union_pipe(20.0)}
+    _MEMBER_FITS.clear()
+    fitted, _, _ = fit_shared(pipes, X, y)
+    assert sorted(_MEMBER_FITS) == [10.0, 20.0, 100.0]  # "same" fitted once, for both
+    u1, u2 = (dict(fitted[n].named_steps["u"].transformer_list) for n in pipes)
+    assert u1["same"] is u2["same"] and u1["vary"] is not u2["vary"]
+    assert u1["off"] == "drop" and type(u1["same"]) is _CrossFitted
+    for name, pipe in pipes.items():
+        union = clone(pipe.named_steps["u"])
+        alone_features = union.fit_transform(pipe.named_steps["a"].fit_transform(X), y)
+        assert list(fitted[name].named_steps["u"].get_feature_names_out()) == list(
+            alone_features.columns
+        )
+        alone = clone(pipe).fit(X, y)
+        np.testing.assert_allclose(
+            alone.named_steps["m"].coef_, fitted[name].named_steps["m"].coef_
+        )
+        np.testing.assert_allclose(fitted[name].predict(X), alone.predict(X))
+
+
+def test_fit_shared_leaves_a_parallel_union_whole():
+    X, y = pd.DataFrame({"x": [0.0, 1.0, 2.0, 4.0]}), np.array([0.0, 1.0, 3.0, 2.0])
+    pipes = {"p1": _union_pipe(10.0), "p2": _union_pipe(20.0)}
+    for pipe in pipes.values():
+        pipe.named_steps["u"].set_params(n_jobs=2)
+    fitted, _, _ = fit_shared(pipes, X, y)
+    u1, u2 = (dict(fitted[n].named_steps["u"].transformer_list) for n in pipes)
+    assert u1["same"] is not u2["same"]
+    for name, pipe in pipes.items():
+        np.testing.assert_allclose(fitted[name].predict(X), clone(pipe).fit(X, y).predict(X))
