@@ -228,7 +228,7 @@ class CatBoostScoreRegressor(_ScoreRegressor):
         Share of the GPU's memory CatBoost reserves up front when it trains there (ignored on
         the CPU). ``None`` keeps CatBoost's own 0.95, which leaves nothing for a second fit:
         :func:`~gbscore.model_selection.cross_val_oof` gives each of ``n`` parallel folds
-        ``0.95 / n`` instead.
+        ``0.8 / n`` instead.
     clip : bool, default=True
     random_state : int, default=0
     params : dict, default=None

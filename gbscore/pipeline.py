@@ -19,6 +19,7 @@ import numpy as np
 from imblearn.pipeline import Pipeline as _ImbPipeline
 from sklearn.base import clone
 from sklearn.pipeline import FeatureUnion
+from sklearn.utils.metaestimators import available_if
 
 from .exceptions import GbscoreError
 
@@ -122,9 +123,11 @@ def fit_shared(pipes, X, y, final_params=None):
     final_params = final_params or {}
     names = list(pipes)
     keys = {name: _step_keys(pipes[name]) for name in names}
+    # Per pipeline and step, the sharing key of each union member (None: fitted as usual).
+    member_keys = {name: _member_keys(pipes[name], keys[name]) for name in names}
     memo = {(): (X, y, None)}  # key -> (output, rows' targets, sampler weight)
     steps_of = {}  # key -> fitted step
-    members = {}  # (input key, member name, member hash) -> (fitted member, its output)
+    members = {}  # member key -> (fitted member, its output)
     fitted, model_seconds, prefix_seconds = {}, {}, 0.0
     for i, name in enumerate(names):
         pipe = clone(pipes[name])
@@ -132,15 +135,15 @@ def fit_shared(pipes, X, y, final_params=None):
         pipe._validate_params()
         pipe._validate_steps()
         parent, steps = (), []
-        for (step_name, step), key in zip(pipe.steps[:-1], keys[name], strict=True):
+        for j, ((step_name, step), key) in enumerate(zip(pipe.steps[:-1], keys[name], strict=True)):
             if key not in steps_of:
                 Xt, yt, weight = memo[parent]
                 start = time.perf_counter()
                 if _active(step) and is_sampler(step):
                     Xt, yt = step.fit_resample(Xt, yt)
                     weight = getattr(step, "sample_weight_", weight)
-                elif _active(step) and _shares_members(step):
-                    Xt = _fit_union_shared(step, Xt, yt, parent, members)
+                elif _active(step) and member_keys[name][j]:
+                    Xt = _fit_union_shared(step, Xt, yt, member_keys[name][j], members)
                 elif _active(step):
                     Xt = step.fit_transform(Xt, yt)
                 prefix_seconds += time.perf_counter() - start
@@ -148,9 +151,9 @@ def fit_shared(pipes, X, y, final_params=None):
             steps.append((step_name, steps_of[key]))
             parent = key
         Xt, yt, weight = memo[parent]
-        points = _resume_points(keys, names[i + 1 :], steps_of)
-        _keep_only(memo, points)
-        for key in [k for k in members if k[0] not in points]:
+        _keep_only(memo, _resume_points(keys, names[i + 1 :], steps_of))
+        wanted = {k for n in names[i + 1 :] for ks in member_keys[n] for k in ks if k}
+        for key in [k for k in members if k not in wanted]:
             del members[key]
         last_name, last = pipe.steps[-1]
         kw = dict(final_params.get(name, {}))
@@ -165,15 +168,32 @@ def fit_shared(pipes, X, y, final_params=None):
     return fitted, prefix_seconds, model_seconds
 
 
-def _shares_members(step):
-    # A union that runs its members in other processes would fit the stand-ins there.
-    return isinstance(step, FeatureUnion) and step.n_jobs in (None, 1)
+def _member_keys(pipe, step_keys):
+    """Per step before the last, the sharing keys of a union's members, else ``[]``.
+
+    A member's key is (the key of the steps before the union, its name, ``joblib.hash`` of
+    a clone): equal keys mean the same settings on the same input. ``None`` for members
+    that are not shared: "drop"/"passthrough" and objects that cannot be cloned. A union
+    asked to run its members in parallel is fitted whole: its stand-ins would carry the
+    outputs they hold to other processes.
+    """
+    out = []
+    for j, (_, step) in enumerate(pipe.steps[:-1]):
+        keys = []
+        if _active(step) and isinstance(step, FeatureUnion) and step.n_jobs in (None, 1):
+            parent = step_keys[j - 1] if j else ()
+            for name, member in step.transformer_list:
+                shareable = not isinstance(member, str) and hasattr(member, "get_params")
+                keys.append((parent, name, joblib.hash(clone(member))) if shareable else None)
+        out.append(keys if any(keys) else [])
+    return out
 
 
 class _Member:
     """Stands in for a ``FeatureUnion`` member during the union's own ``fit_transform``:
-    returns the output the member already computed on this input, or fits it and keeps
-    the output. The union then hstacks, weighs and names the outputs as it always does."""
+    returns the output the member already computed on this input, or fits the member and
+    keeps its output. The union then stacks, weighs and names the outputs as it always
+    does."""
 
     def __init__(self, member, output=None):
         self.member, self.output = member, output
@@ -184,45 +204,45 @@ class _Member:
 
     def fit_transform(self, X, y=None, **params):
         if self.output is None:
-            self.output = self.member.fit_transform(X, y, **params)
+            if hasattr(self.member, "fit_transform"):
+                self.output = self.member.fit_transform(X, y, **params)
+            else:
+                self.output = self.member.fit(X, y, **params).transform(X)
         return self.output
 
     def transform(self, X):
         return self.member.transform(X)
 
+    @available_if(lambda self: hasattr(self.member, "get_feature_names_out"))
     def get_feature_names_out(self, input_features=None):
         return self.member.get_feature_names_out(input_features)
 
 
-def _fit_union_shared(union, X, y, parent, members):
-    """``union.fit_transform(X, y)``, with members fitted once per input and settings.
+def _fit_union_shared(union, X, y, keys, members):
+    """``union.fit_transform(X, y)``, with each member fitted once per input and settings.
 
-    A member set alike (``joblib.hash`` of a clone) to one an earlier pipeline's union
-    fitted on the same input (``parent``, the key of the steps before) is that fitted
-    object, and its output is reused; the others are fitted and recorded in ``members``.
-    The union's own ``fit_transform`` still assembles the result, so column names, weights
-    and the output container are as in a plain fit. Written here because scikit-learn's
-    ``Pipeline(memory=...)`` caches whole steps only.
+    A member whose key (``keys``, aligned with ``union.transformer_list``; see
+    :func:`_member_keys`) an earlier pipeline's union already fitted is that fitted object,
+    and its output is reused; the other shareable members are fitted and recorded in
+    ``members``. The union's own ``fit_transform`` still assembles the result, so column
+    names, weights and the output container are those of a plain fit. Written here because
+    scikit-learn's ``Pipeline(memory=...)`` caches whole steps only.
     """
-    stand_ins, keys = [], []
-    for name, member in union.transformer_list:
-        if isinstance(member, str):  # "drop" / "passthrough"
-            stand_ins.append((name, member))
-            keys.append(None)
-            continue
-        key = (parent, name, joblib.hash(clone(member)))
-        known = members.get(key)
-        stand_ins.append((name, _Member(*known) if known else _Member(member)))
-        keys.append(key)
-    union.transformer_list = stand_ins
-    out = union.fit_transform(X, y)
-    fitted = []
-    for (name, member), key in zip(union.transformer_list, keys, strict=True):
-        if isinstance(member, _Member):
-            members.setdefault(key, (member.member, member.output))
-            member = member.member
-        fitted.append((name, member))
-    union.transformer_list = fitted
+    originals = list(union.transformer_list)
+    union.transformer_list = [
+        (name, member if key is None else _Member(*members.get(key, (member,))))
+        for (name, member), key in zip(originals, keys, strict=True)
+    ]
+    try:
+        out = union.fit_transform(X, y)
+        for (_, member), key in zip(union.transformer_list, keys, strict=True):
+            if key is not None:
+                members.setdefault(key, (member.member, member.output))
+    finally:
+        union.transformer_list = [
+            (name, member.member if isinstance(member, _Member) else member)
+            for name, member in union.transformer_list
+        ]
     return out
 
 

@@ -372,6 +372,7 @@ def test_fit_shared_validates_each_pipeline_like_fit():
 
 
 _MEMBER_FITS = []  # the shift of every _CrossFitted member fitted
+_MEMBER_OUTPUTS = []  # weak references to every training output of a _CrossFitted member
 
 
 class _CrossFitted(TransformerMixin, BaseEstimator):
@@ -387,7 +388,9 @@ class _CrossFitted(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None):
-        return self.fit(X, y).transform(X) + 0.5
+        out = self.fit(X, y).transform(X) + 0.5
+        _MEMBER_OUTPUTS.append(weakref.ref(out))
+        return out
 
     def transform(self, X):
         return pd.DataFrame(np.asarray(X, dtype=float) + self.shift, columns=["v"], index=X.index)
@@ -396,23 +399,39 @@ class _CrossFitted(TransformerMixin, BaseEstimator):
         return np.array(["v"], dtype=object)
 
 
-def _union_pipe(vary_shift):
+class _CountsMembersAlive(LinearRegression):
+    """A linear regression that counts, when fitted, the member outputs still alive."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.alive_ = sum(ref() is not None for ref in _MEMBER_OUTPUTS)
+        return super().fit(X, y, sample_weight)
+
+
+def _union_pipe(vary_shift, first_shift=1.0):
     union = FeatureUnion(
         [("same", _CrossFitted(100.0)), ("off", "drop"), ("vary", _CrossFitted(vary_shift))],
-        transformer_weights={"vary": 2.0},
+        transformer_weights={"same": 3.0, "vary": 2.0},
     ).set_output(transform="pandas")
-    return ScorePipeline([("a", _Tracked(1.0)), ("u", union), ("m", LinearRegression())])
+    steps = [("a", _Tracked(first_shift)), ("u", union), ("m", _CountsMembersAlive())]
+    return ScorePipeline(steps)
 
 
-def test_fit_shared_fits_union_members_set_alike_once():
+def test_fit_shared_fits_union_members_set_alike_once_per_input():
+    """p1 and p2 differ only in the union's "vary" member; p3 feeds the union another
+    input. "same" is fitted once for p1 and p2 and again for p3; each fit equals a fit of
+    that pipeline alone, and only member outputs a later union reuses are kept."""
     X, y = pd.DataFrame({"x": [0.0, 1.0, 2.0, 4.0]}), np.array([0.0, 1.0, 3.0, 2.0])
-    pipes = {"p1": _union_pipe(10.0), "p2": _union_pipe(20.0)}
+    pipes = {"p1": _union_pipe(10.0), "p3": _union_pipe(10.0, 2.0), "p2": _union_pipe(20.0)}
     _MEMBER_FITS.clear()
+    _MEMBER_OUTPUTS.clear()
     fitted, _, _ = fit_shared(pipes, X, y)
-    assert sorted(_MEMBER_FITS) == [10.0, 20.0, 100.0]  # "same" fitted once, for both
-    u1, u2 = (dict(fitted[n].named_steps["u"].transformer_list) for n in pipes)
+    assert sorted(_MEMBER_FITS) == [10.0, 10.0, 20.0, 100.0, 100.0]
+    u1, u2, u3 = (dict(fitted[n].named_steps["u"].transformer_list) for n in ("p1", "p2", "p3"))
     assert u1["same"] is u2["same"] and u1["vary"] is not u2["vary"]
+    assert u3["same"] is not u1["same"] and u3["vary"] is not u1["vary"]
     assert u1["off"] == "drop" and type(u1["same"]) is _CrossFitted
+    # While p1 and p3 fit, only p1's "same" output (for p2) is kept; then nothing.
+    assert [fitted[n].named_steps["m"].alive_ for n in ("p1", "p3", "p2")] == [1, 1, 0]
     for name, pipe in pipes.items():
         union = clone(pipe.named_steps["u"])
         alone_features = union.fit_transform(pipe.named_steps["a"].fit_transform(X), y)
@@ -423,6 +442,37 @@ def test_fit_shared_fits_union_members_set_alike_once():
         np.testing.assert_allclose(
             alone.named_steps["m"].coef_, fitted[name].named_steps["m"].coef_
         )
+        np.testing.assert_allclose(fitted[name].predict(X), alone.predict(X))
+
+
+class _FitThenTransform:
+    """A duck-typed member: no get_params (not cloned, so not shared), no fit_transform,
+    no get_feature_names_out (the union names its columns from the frame)."""
+
+    def set_output(self, transform=None):
+        return self
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return pd.DataFrame({"sq": np.asarray(X, dtype=float)[:, 0] ** 2}, index=X.index)
+
+
+def test_fit_shared_takes_the_union_members_scikit_learn_takes():
+    X, y = pd.DataFrame({"x": [0.0, 1.0, 2.0, 4.0]}), np.array([0.0, 1.0, 3.0, 2.0])
+
+    def pipe(vary):
+        union = FeatureUnion(
+            [("plain", _FitThenTransform()), ("vary", _CrossFitted(vary))]
+        ).set_output(transform="pandas")
+        return ScorePipeline([("u", union), ("m", LinearRegression())])
+
+    pipes = {"p1": pipe(1.0), "p2": pipe(2.0)}
+    fitted, _, _ = fit_shared(pipes, X, y)
+    for name, p in pipes.items():
+        alone = clone(p).fit(X, y)
+        assert list(fitted[name].named_steps["m"].feature_names_in_) == ["plain__sq", "vary__v"]
         np.testing.assert_allclose(fitted[name].predict(X), alone.predict(X))
 
 

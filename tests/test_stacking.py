@@ -435,7 +435,7 @@ def test_joblib_processes_match_sequential_folds(Xy, emb, oof):
 
 
 def test_parallel_folds_do_not_oversubscribe(monkeypatch):
-    from gbscore.model_selection._loop import _limit_threads
+    from gbscore.model_selection._loop import _limit_threads, _restore_settings
 
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     pipes = {
@@ -446,11 +446,16 @@ def test_parallel_folds_do_not_oversubscribe(monkeypatch):
     assert limited["cat"].get_params()["model__thread_count"] == 2
     assert limited["lgbm"].get_params()["model__n_jobs"] == 3  # an explicit count is kept
     assert pipes["cat"].get_params()["model__thread_count"] == -1  # the caller's are untouched
-    # CatBoost would reserve 95% of a GPU per fit; four parallel fits get a quarter of that.
-    assert limited["cat"].get_params()["model__gpu_ram_part"] == pytest.approx(0.2375)
+    # CatBoost would reserve 95% of a GPU per fit; four parallel fits get 0.8 / 4 each.
+    assert limited["cat"].get_params()["model__gpu_ram_part"] == pytest.approx(0.2)
     assert pipes["cat"].get_params()["model__gpu_ram_part"] is None
     mine = build_pipeline({"model": "catboost", "params": {"model__gpu_ram_part": 0.5}})
     assert _limit_threads({"c": mine}, 4)["c"].get_params()["model__gpu_ram_part"] == 0.5
+    # The refitted model gets the caller's settings back.
+    restored = _limit_threads(pipes, 4)["cat"]
+    _restore_settings(restored, pipes["cat"])
+    assert restored.get_params()["model__gpu_ram_part"] is None
+    assert restored.get_params()["model__thread_count"] == -1
 
 
 @pytest.mark.slow

@@ -146,8 +146,9 @@ def _warm_embeddings(estimators, X):
 
 # Thread-count parameters of the regressors; -1/None/0 mean "every core".
 _THREAD_PARAMS = ("n_jobs", "thread_count")
-# CatBoost reserves this share of a GPU's memory up front unless told otherwise.
-_CATBOOST_GPU_RAM_PART = 0.95
+# What parallel CatBoost fits on one GPU reserve in all (CatBoost alone takes 0.95): the
+# rest is left for each worker's CUDA context and torch (encoder, learned matching, MLP).
+_GPU_RAM_SHARED = 0.8
 
 
 def _limit_threads(estimators, n_parallel):
@@ -159,12 +160,12 @@ def _limit_threads(estimators, n_parallel):
     an explicit count is kept.
 
     GPU memory: a regressor with a ``gpu_ram_part`` left at ``None`` (CatBoost, which
-    otherwise reserves 95% of the GPU per fit) gets ``0.95 / n_parallel``. Without it the
-    second parallel CatBoost fit on a GPU died with CUDA "out of memory" (measured on an H200:
-    bench_gpu's `gbscore run --n-jobs 4`). Only used when the fit runs on a GPU.
+    otherwise reserves 95% of the GPU per fit) gets ``0.8 / n_parallel``. Without a share
+    the second parallel CatBoost fit on a GPU died with CUDA "out of memory" (seen on an
+    H200 in `benchmarks/bench_run.py --n-jobs 4`). Only used when the fit runs on a GPU.
     """
     threads = max(1, (os.cpu_count() or 1) // max(1, n_parallel))
-    gpu_share = round(_CATBOOST_GPU_RAM_PART / max(1, n_parallel), 4)
+    gpu_share = round(_GPU_RAM_SHARED / max(1, n_parallel), 4)
     out = {}
     for name, est in estimators.items():
         est = clone(est)
