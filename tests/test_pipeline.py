@@ -1,5 +1,7 @@
 import json
+import re
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -241,6 +243,26 @@ def test_one_default_everywhere(tmp_path):
     p.write_text(json.dumps({"random_state": 3}))
     assert isinstance(build_pipeline(load_config(p)), StackedScoreRegressor)
     assert isinstance(build_pipeline({}), StackedScoreRegressor)
+
+
+def test_readme_config_examples_build_what_they_say():
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    blocks = re.findall(r"```json\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
+    assert blocks
+    for block in blocks:
+        build_pipeline(json.loads(block), show_progress=False)
+    # The GPU section's file: the default stack, with only the boosters moved to the CPU.
+    cpu = build_pipeline(json.loads(next(b for b in blocks if "model__device" in b)))
+    default = build_pipeline({})
+    assert [n for n, _ in cpu.estimators] == [n for n, _ in default.estimators]
+    for (name, pipe), (_, ref) in zip(cpu.estimators, default.estimators, strict=True):
+        mine, theirs = pipe.get_params(), ref.get_params()
+        devices = [k for k in mine if k.endswith("model__device")]
+        assert all(mine[k] == "cpu" for k in devices), name
+        assert bool(devices) == (name != "ridge")
+        scalars = (str, int, float, type(None))  # the leaves; steps and lists hold objects
+        same = [k for k, v in theirs.items() if not k.endswith("device") and isinstance(v, scalars)]
+        assert {k: mine[k] for k in same} == {k: theirs[k] for k in same}, name
 
 
 def test_tuned_label_policy_spec_is_resolved():
