@@ -44,10 +44,12 @@ from gbscore.config import build_pipeline
 from gbscore.data import load_competition, load_test_labels
 from gbscore.exceptions import GbscoreError
 from gbscore.features import SentenceTransformerEncoder
+from gbscore.features._contrastive_towers import unit_rows
 from gbscore.model_selection import rmse
 from gbscore.pipeline import fit_prefix, transform_prefix
 
 TEXT_COLUMNS = ["system_prompt", "user_prompt", "response"]
+GPU_MODELS = ("lightgbm", "catboost", "mlp")  # the models with a GPU path
 PACKAGES = ("torch", "sentence-transformers", "transformers", "lightgbm", "catboost",
             "scikit-learn", "numpy")  # fmt: skip
 
@@ -72,11 +74,6 @@ def _environment(gpu):
     return env
 
 
-def _unit(vectors):
-    vectors = np.asarray(vectors, dtype=np.float64)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
 def _encode_timed(encoder, texts):
     encoder.encode(texts[:16])  # model load and first-call overheads, not timed
     start = time.perf_counter()
@@ -92,7 +89,7 @@ def compare_encoder(texts, gpu, n_cpu, seed):
     on_gpu = clone(cpu).set_params(device=gpu)
     cpu_vectors, cpu_s = _encode_timed(cpu, sample)
     gpu_vectors, gpu_s = _encode_timed(on_gpu, sample)
-    cosines = np.sum(_unit(cpu_vectors) * _unit(gpu_vectors), axis=1)
+    cosines = np.sum(unit_rows(cpu_vectors, np.float64) * unit_rows(gpu_vectors, np.float64), 1)
     _, all_s = _encode_timed(on_gpu, texts)
     return {
         "sample_texts": len(sample),
@@ -207,6 +204,15 @@ def main(argv=None):
     ap.add_argument("--finetune", action="store_true", help="also (d), fine-tuning at full size")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    models = [m for m in args.models.split(",") if m]
+    if not models or set(models) - set(GPU_MODELS):
+        ap.error(
+            f"--models: a comma-separated list of {', '.join(GPU_MODELS)}; got {args.models!r}"
+        )
+    try:
+        resolve_device(args.gpu)  # before any work: the device must be there
+    except GbscoreError as exc:
+        ap.error(f"--gpu {args.gpu}: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cache_dir = args.cache_dir or Path(tempfile.mkdtemp(prefix="gbscore-bench-gpu-"))
 
@@ -240,7 +246,6 @@ def main(argv=None):
     )
 
     print("(c) models, each on its pipeline's featurized matrix:", flush=True)
-    models = [m for m in args.models.split(",") if m]
     out["models"] = compare_models(data, labels, emb, models, args.gpu, cache_dir)
 
     if args.finetune:

@@ -198,10 +198,6 @@ class _Member:
     def __init__(self, member, output=None):
         self.member, self.output = member, output
 
-    def fit(self, X, y=None, **params):  # the union calls fit_transform; this is for checks
-        self.fit_transform(X, y, **params)
-        return self
-
     def fit_transform(self, X, y=None, **params):
         if self.output is None:
             if hasattr(self.member, "fit_transform"):
