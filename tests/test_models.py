@@ -106,3 +106,14 @@ def test_a_gpu_fit_learns_as_well_as_the_cpu_one(cpu):
     # give other trees than the CPU, not worse ones.
     assert rmse[gpu] < 0.8 * baseline
     assert rmse[gpu] < rmse[cpu] * 1.1
+
+
+@pytest.mark.parametrize("share", [0.0, 1.5, "half"])
+def test_catboost_gpu_ram_part_out_of_range_names_the_parameter(share):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _data(n=40, d=5)
+    with pytest.raises(
+        InvalidParameterError, match=r"'gpu_ram_part' parameter .* range \(0.0, 1.0\]"
+    ):
+        CatBoostScoreRegressor(iterations=5, gpu_ram_part=share).fit(X, y)
