@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 
+import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -27,6 +28,45 @@ _NAMES = (
     "match_p__family",
     "match_top_p",
 )
+
+
+# Fitted TF-IDF of recent text sets, keyed by content. The stack's bases hold metric-match
+# members that differ only in how they cross-fit (the default has one per grouping); on the
+# same rows they would fit the same vocabulary twice, the costliest part of their fit.
+_TFIDF_MEMO = {}
+_TFIDF_MEMO_SIZE = 4
+
+
+def _fit_tfidf(unique_texts, max_features):
+    """A TF-IDF vectorizer fitted on ``unique_texts`` and their matrix (memoized by content).
+
+    Word 1-2 grams seen in 2+ conversations, as usual; on tiny or word-less data (one
+    conversation, emoji only) no word qualifies, so any word, then any character n-gram.
+    """
+    key = (
+        joblib.hash(pd.util.hash_array(np.asarray(unique_texts, dtype=object))),
+        len(unique_texts),
+        max_features,
+    )
+    if key in _TFIDF_MEMO:
+        return _TFIDF_MEMO[key]
+    for kw in ({"min_df": 2}, {"min_df": 1}, {"min_df": 1, "analyzer": "char_wb"}):
+        vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2),
+            max_features=max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+            **kw,
+        )
+        try:
+            Z = vectorizer.fit_transform(unique_texts)
+            break
+        except ValueError:  # "empty vocabulary"
+            continue
+    while len(_TFIDF_MEMO) >= _TFIDF_MEMO_SIZE:
+        _TFIDF_MEMO.pop(next(iter(_TFIDF_MEMO), None), None)
+    _TFIDF_MEMO[key] = vectorizer, Z
+    return vectorizer, Z
 
 
 class MetricMatchFeatures(TransformerMixin, BaseEstimator):
@@ -125,7 +165,8 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "model_")
         self._check_table(X)
-        Z = self.vectorizer_.transform(self._texts(X))
+        codes, unique = pd.factorize(self._texts(X))
+        Z = self.vectorizer_.transform(unique)[codes]
         return self._features(self._proba(self.model_, Z), self._own_index(X))
 
     def get_feature_names_out(self, input_features=None):
@@ -144,24 +185,11 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
         self.metrics_ = np.array(sorted(set(X["metric_name"])), dtype=object)
         self.families_ = np.array([metric_family(m) for m in self.metrics_], dtype=object)
-        texts = self._texts(X)
-        # The vocabulary is learned once per distinct conversation, not per augmented copy.
-        # Words seen in 2+ conversations, as usual; on tiny or word-less data (one
-        # conversation, emoji only) no word qualifies, so any word, then any character n-gram.
-        for kw in ({"min_df": 2}, {"min_df": 1}, {"min_df": 1, "analyzer": "char_wb"}):
-            self.vectorizer_ = TfidfVectorizer(
-                ngram_range=(1, 2),
-                max_features=self.max_features,
-                sublinear_tf=True,
-                dtype=np.float32,
-                **kw,
-            )
-            try:
-                self.vectorizer_.fit(pd.unique(texts))
-                break
-            except ValueError:  # "empty vocabulary"
-                continue
-        Z = self.vectorizer_.transform(texts)
+        # A conversation is vectorized once, not once per augmented copy (the sampler
+        # repeats each conversation under several metrics).
+        codes, unique = pd.factorize(self._texts(X))
+        self.vectorizer_, Z_unique = _fit_tfidf(unique, self.max_features)
+        Z = Z_unique[codes]
         names = self._own_index(X)
         weight = np.clip((y - self.min_score) / (10.0 - self.min_score), 0.0, 1.0)
         self.model_ = self._fit_classifier(Z, names, weight)
@@ -215,10 +243,15 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
 
     def _texts(self, X):
         # Missing text (None/NaN) is empty text; astype(str) alone keeps NaN in pandas >= 3.
-        cols = (
-            X[list(self.text_columns)].astype(object).where(X[list(self.text_columns)].notna(), "")
-        )
-        return cols.astype(str).agg(" \n ".join, axis=1).to_numpy(dtype=object)
+        # A join over zipped columns: DataFrame.agg(axis=1) calls Python per row through
+        # pandas and took a second per call at full size.
+        cols = [
+            X[c].astype(object).where(X[c].notna(), "").astype(str).tolist()
+            for c in self.text_columns
+        ]
+        if not cols:
+            return np.full(len(X), "", dtype=object)
+        return np.array([" \n ".join(parts) for parts in zip(*cols, strict=True)], dtype=object)
 
     def _check_table(self, X):
         if not isinstance(X, pd.DataFrame):

@@ -85,24 +85,14 @@ class TableFeatures(TransformerMixin, BaseEstimator):
         self._check_columns(X)
         cols = {}
         for c in self.text_columns:
-            text = X[c].astype(str)
-            n_chars = text.str.len().to_numpy(dtype=np.float64)
-            cols[f"len__{c}"] = np.log1p(n_chars)
-            cols[f"words__{c}"] = np.log1p(
-                text.str.split().str.len().fillna(0).to_numpy(dtype=np.float64)
-            )
-            cols[f"empty__{c}"] = (text.str.strip().str.len() == 0).to_numpy(dtype=np.float64)
-            if c in self.script_columns:
-                letters = np.maximum(text.str.count(r"\w").to_numpy(dtype=np.float64), 1.0)
-                for name, pattern in _SCRIPT_RE.items():
-                    cols[f"script_{name}__{c}"] = (
-                        text.str.count(pattern).to_numpy(dtype=np.float64) / letters
-                    )
-            if c == "response":
-                cols["markdown__response"] = np.log1p(
-                    text.str.count(_MARKDOWN_RE).to_numpy(dtype=np.float64)
-                )
-                cols["lines__response"] = np.log1p(text.str.count("\n").to_numpy(dtype=np.float64))
+            # Each distinct text is described once: the sampler repeats every conversation
+            # under several metrics, so a column holds a third as many texts as rows or fewer.
+            # Missing text is empty text, as every featurizer reads it (astype(str) alone keeps
+            # NaN in pandas >= 3, and a column of NaN only has no string methods).
+            text = X[c].astype(object).where(X[c].notna(), "").astype(str)
+            codes, unique = pd.factorize(text, use_na_sentinel=False)
+            for name, values in self._describe(c, pd.Series(unique, dtype=text.dtype)).items():
+                cols[name] = values[codes]
         if "user_prompt" in self.text_columns and "response" in self.text_columns:
             cols["len_ratio__response_user_prompt"] = (
                 cols["len__response"] - cols["len__user_prompt"]
@@ -111,6 +101,28 @@ class TableFeatures(TransformerMixin, BaseEstimator):
             fam = X["metric_name"].map(metric_family)
             cols["metric_family"] = pd.Index(self.families_).get_indexer(fam).astype(np.float64)
         return np.column_stack([cols[n] for n in self.get_feature_names_out()]).astype(np.float32)
+
+    def _describe(self, c, text):
+        """The statistics of column ``c`` for each string of the Series ``text``."""
+        cols = {}
+        n_chars = text.str.len().to_numpy(dtype=np.float64)
+        cols[f"len__{c}"] = np.log1p(n_chars)
+        cols[f"words__{c}"] = np.log1p(
+            text.str.split().str.len().fillna(0).to_numpy(dtype=np.float64)
+        )
+        cols[f"empty__{c}"] = (text.str.strip().str.len() == 0).to_numpy(dtype=np.float64)
+        if c in self.script_columns:
+            letters = np.maximum(text.str.count(r"\w").to_numpy(dtype=np.float64), 1.0)
+            for name, pattern in _SCRIPT_RE.items():
+                cols[f"script_{name}__{c}"] = (
+                    text.str.count(pattern).to_numpy(dtype=np.float64) / letters
+                )
+        if c == "response":
+            cols["markdown__response"] = np.log1p(
+                text.str.count(_MARKDOWN_RE).to_numpy(dtype=np.float64)
+            )
+            cols["lines__response"] = np.log1p(text.str.count("\n").to_numpy(dtype=np.float64))
+        return cols
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)

@@ -84,3 +84,52 @@ def test_needs_y_and_columns():
         MetricMatchFeatures().fit(X, None)
     with pytest.raises(ValueError, match=r"lacks the columns \['response'\]"):
         MetricMatchFeatures().fit(X.drop(columns="response"), np.ones(len(X)))
+
+
+def augmented(X, copies=3, seed=0):
+    """Each conversation repeated under other metrics, as the negative sampler does."""
+    rng = np.random.default_rng(seed)
+    metrics = X["metric_name"].unique()
+    parts = [X]
+    for _ in range(copies - 1):
+        swap = X.copy()
+        swap["metric_name"] = rng.choice(metrics, size=len(X))
+        parts.append(swap)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_repeated_conversations_are_scored_as_if_vectorized_one_by_one():
+    """Each distinct conversation is vectorized once and its row repeated: transform of the
+    whole table equals transform of each row alone, and the TF-IDF rows equal sklearn's."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    X = augmented(table(n_per=12))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
+    mm = MetricMatchFeatures(n_splits=3).fit(X, y)
+    whole = mm.transform(X)
+    one_by_one = np.vstack([mm.transform(X.iloc[[i]]) for i in range(0, len(X), 7)])
+    np.testing.assert_array_equal(whole[::7], one_by_one)
+    texts = [" \n ".join(r) for r in X[["system_prompt", "user_prompt", "response"]].values]
+    reference = TfidfVectorizer(
+        ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=50_000, dtype=np.float32
+    ).fit(pd.unique(np.array(texts, dtype=object)))
+    assert mm.vectorizer_.vocabulary_ == reference.vocabulary_
+    np.testing.assert_allclose(
+        mm.vectorizer_.transform(texts).toarray(), reference.transform(texts).toarray()
+    )
+
+
+def test_members_differing_only_in_crossfit_share_one_vocabulary():
+    """Two metric-match members on the same rows (the stack's two groupings) fit the TF-IDF
+    once; other rows get their own vocabulary, not the remembered one."""
+    X = augmented(table(n_per=12))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
+    a = MetricMatchFeatures(n_splits=3).fit(X, y)
+    b = MetricMatchFeatures(n_splits=3, crossfit="phrasing").fit(X, y)
+    assert a.vectorizer_ is b.vectorizer_
+    other = X.copy()
+    other["response"] = other["response"] + " extra tokens"
+    c = MetricMatchFeatures(n_splits=3).fit(other, y)
+    assert c.vectorizer_ is not a.vectorizer_
+    assert "extra tokens" in c.vectorizer_.vocabulary_
+    assert "extra tokens" not in a.vectorizer_.vocabulary_
