@@ -54,8 +54,15 @@ print(json.dumps({"rc": rc, "seconds": seconds, "maxrss_kib": usage.ru_maxrss, "
 
 
 def _tree_rss_sampler(pid, stop, out):
-    """Largest sum of RSS over ``pid`` and its descendants, sampled until ``stop`` is set."""
-    import psutil
+    """Largest sum of RSS over ``pid`` and its descendants, sampled until ``stop`` is set.
+
+    Without psutil (not a core dependency; the dev extra has it) nothing is sampled and the
+    figure is reported as unavailable rather than as 0 MB.
+    """
+    try:
+        import psutil
+    except ImportError:
+        return
 
     peak = 0
     try:
@@ -118,7 +125,9 @@ def gbscore_run(data_dir, cache_dir, report_dir, n_jobs, timeout, config=None):
         "cpu_seconds": result["cpu_seconds"],
         "load_avg": (load_before, os.getloadavg()[0]),
         "maxrss_mb": result["maxrss_kib"] / 1024,
-        "tree_peak_mb": sampled.get("tree_peak_bytes", 0) / 2**20,
+        "tree_peak_mb": (
+            sampled["tree_peak_bytes"] / 2**20 if "tree_peak_bytes" in sampled else None
+        ),
         "report": Path(report_dir),
         "stdout": "\n".join(lines[:-1]),
     }
@@ -227,7 +236,11 @@ def main(argv=None):
                 f"{run['cpu_seconds']:.0f} CPU s, "
                 f"1-min load average {run['load_avg'][0]:.1f} before / {run['load_avg'][1]:.1f} "
                 f"after; peak RSS {run['maxrss_mb']:.0f} MB (largest process), "
-                f"{run['tree_peak_mb']:.0f} MB (process tree, sampled)"
+                + (
+                    "process tree not sampled (pip install psutil)"
+                    if run["tree_peak_mb"] is None
+                    else f"{run['tree_peak_mb']:.0f} MB (process tree, sampled)"
+                )
             )
     print(
         f"stack {stack_rmse:.4f} vs best base {best_base:.4f} vs best baseline {best_baseline:.4f}"
@@ -240,8 +253,9 @@ def main(argv=None):
         "load_avg_warm": [round(v, 2) for v in warm["load_avg"]],
         "load_avg_cold": None if cold is None else [round(v, 2) for v in cold["load_avg"]],
         "peak_rss_mb": round(max(warm["maxrss_mb"], cold["maxrss_mb"] if cold else 0), 1),
-        "peak_rss_tree_mb": round(
-            max(warm["tree_peak_mb"], cold["tree_peak_mb"] if cold else 0), 1
+        "peak_rss_tree_mb": max(
+            (round(r["tree_peak_mb"], 1) for r in (warm, cold) if r and r["tree_peak_mb"]),
+            default=None,
         ),
         "test_rmse": {r["model"]: round(float(r["rmse"]), 4) for _, r in ours.iterrows()},
         "test_rmse_by_kind": {
