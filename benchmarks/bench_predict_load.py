@@ -89,7 +89,10 @@ def run_predict(model, data_dir, cache_dir, out, batch_rows):
         "seconds": round(result["seconds"], 1),
         "cpu_seconds": round(result["cpu_seconds"], 1),
         "maxrss_mb": round(result["maxrss_kib"] / 1024),
-        "tree_peak_mb": round(sampled.get("tree_peak_bytes", 0) / 2**20),
+        # None when psutil is missing: the tree was not sampled (not 0 MB).
+        "tree_peak_mb": (
+            round(sampled["tree_peak_bytes"] / 2**20) if "tree_peak_bytes" in sampled else None
+        ),
         "rows_written": n_out,
     }
 
@@ -118,7 +121,11 @@ def main(argv=None):
             results.append(r)
             print(
                 f"  {r['seconds']:.0f} s, {r['rows_per_s']} rows/s, peak RSS {r['maxrss_mb']} MB "
-                f"(tree {r['tree_peak_mb']} MB)",
+                + (
+                    "(tree not sampled: pip install psutil)"
+                    if r["tree_peak_mb"] is None
+                    else f"(tree {r['tree_peak_mb']} MB)"
+                ),
                 flush=True,
             )
     batched = [r for r in results if r["batch_rows"] == args.batch_rows[0]]

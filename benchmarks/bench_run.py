@@ -67,7 +67,8 @@ def _tree_rss_sampler(pid, stop, out):
     peak = 0
     try:
         root = psutil.Process(pid)
-    except psutil.NoSuchProcess:
+    except psutil.NoSuchProcess:  # gone before the first sample
+        out["tree_peak_bytes"] = 0
         return
     while not stop.is_set():
         total = 0

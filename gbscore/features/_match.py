@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._groups import table_groups
 from ..augment import conversation_groups, metric_family
 from ..data import TEXT_COLUMNS
+from ._memory import recent_result
 
 __all__ = ["MetricMatchFeatures"]
 
@@ -30,26 +31,29 @@ _NAMES = (
 )
 
 
-# Fitted TF-IDF of recent text sets, keyed by content. The stack's bases hold metric-match
-# members that differ only in how they cross-fit (the default has one per grouping); on the
-# same rows they would fit the same vocabulary twice, the costliest part of their fit.
-_TFIDF_MEMO = {}
-_TFIDF_MEMO_SIZE = 4
-
-
 def _fit_tfidf(unique_texts, max_features):
-    """A TF-IDF vectorizer fitted on ``unique_texts`` and their matrix (memoized by content).
+    """A TF-IDF vectorizer fitted on ``unique_texts`` and their matrix.
 
     Word 1-2 grams seen in 2+ conversations, as usual; on tiny or word-less data (one
     conversation, emoji only) no word qualifies, so any word, then any character n-gram.
+
+    The stack's bases hold metric-match members that differ only in how they cross-fit (the
+    default has one per grouping); on the same rows they would fit this same vocabulary, the
+    costliest part of their fit, so the result is kept by content for the next one
+    (``_memory.recent_result``) and shared: nothing modifies it.
     """
-    key = (
-        joblib.hash(pd.util.hash_array(np.asarray(unique_texts, dtype=object))),
-        len(unique_texts),
-        max_features,
+    digest = hashlib.sha256()
+    for text in unique_texts:
+        encoded = text.encode("utf-8", "surrogatepass")  # lone surrogates, as _shards does
+        digest.update(len(encoded).to_bytes(8, "little") + encoded)
+    return recent_result(
+        "metric-match tf-idf",
+        (digest.hexdigest(), max_features),
+        lambda: _fit_tfidf_now(unique_texts, max_features),
     )
-    if key in _TFIDF_MEMO:
-        return _TFIDF_MEMO[key]
+
+
+def _fit_tfidf_now(unique_texts, max_features):
     for kw in ({"min_df": 2}, {"min_df": 1}, {"min_df": 1, "analyzer": "char_wb"}):
         vectorizer = TfidfVectorizer(
             ngram_range=(1, 2),
@@ -63,9 +67,14 @@ def _fit_tfidf(unique_texts, max_features):
             break
         except ValueError:  # "empty vocabulary"
             continue
-    while len(_TFIDF_MEMO) >= _TFIDF_MEMO_SIZE:
-        _TFIDF_MEMO.pop(next(iter(_TFIDF_MEMO), None), None)
-    _TFIDF_MEMO[key] = vectorizer, Z
+    else:
+        raise ValueError(
+            f"MetricMatchFeatures: the {len(unique_texts)} distinct conversation texts hold no "
+            "word or character to learn a vocabulary from (all empty?)"
+        )
+    # fit_transform leaves each row's column indices unsorted, transform sorts them: sorted,
+    # sums over a row run in the same order as for rows transformed later (same bits).
+    Z.sort_indices()
     return vectorizer, Z
 
 

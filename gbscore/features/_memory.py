@@ -1,6 +1,6 @@
 """The one owner of what ``gbscore.features`` keeps in memory across estimators.
 
-Four process-wide caches let ``clone``-d estimators (one per CV fold, one per Optuna
+Five process-wide caches let ``clone``-d estimators (one per CV fold, one per Optuna
 trial) share work instead of repeating it:
 
 - the **vector memo**: ``(encoder identity hash, text hash) -> vector``, least recently used
@@ -9,7 +9,9 @@ trial) share work instead of repeating it:
   shards it verified are not read again;
 - the **loaded encoder models** (e.g. sentence-transformers weights), keyed by whatever the
   encoder says identifies them (folder and device);
-- the **weights fingerprints** of model folders (they hash megabytes of files).
+- the **weights fingerprints** of model folders (they hash megabytes of files);
+- **recent fitted results** by kind and content key, the last few of each kind (e.g. the
+  TF-IDF vocabulary that two metric-match members would fit alike on the same rows).
 
 Other modules reach them only through the functions here, and :func:`clear_caches` empties
 them all.
@@ -36,6 +38,7 @@ __all__ = [
     "memory_cache_info",
     "open_disk_cache",
     "process_memo",
+    "recent_result",
 ]
 
 _DEFAULT_MEMO_MB = 2048
@@ -124,6 +127,7 @@ class _ProcessCaches:
         self.disk = {}
         self.models = {}
         self.fingerprints = {}
+        self.recent = {}  # kind -> OrderedDict(key -> value), newest last
 
 
 _STATE = _ProcessCaches()
@@ -198,6 +202,32 @@ def cached_fingerprint(key, compute):
     return value
 
 
+#: Results kept per kind by :func:`recent_result`.
+RECENT_RESULTS = 4
+
+
+def recent_result(kind, key, compute):
+    """Return ``compute()`` for ``(kind, key)``, keeping the last :data:`RECENT_RESULTS` of
+    each kind.
+
+    For a fitted result that several estimators would compute alike on the same rows within
+    one process (the fold loop fits every base of a stack on each fold's rows). ``key`` must
+    identify the inputs by content; the value is shared, so callers must not modify it.
+    """
+    with _STATE.lock:
+        store = _STATE.recent.setdefault(kind, OrderedDict())
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    value = compute()
+    with _STATE.lock:
+        store = _STATE.recent.setdefault(kind, OrderedDict())
+        store[key] = value
+        while len(store) > RECENT_RESULTS:
+            store.popitem(last=False)
+    return value
+
+
 def clear_caches(*, models=False):
     """Empty the process-wide caches of ``gbscore.features``.
 
@@ -224,6 +254,7 @@ def clear_caches(*, models=False):
         # Re-read GBSCORE_MEMORY_CACHE_MB on next use.
         _STATE.memo = None
         _STATE.disk.clear()
+        _STATE.recent.clear()
         if models:
             _STATE.fingerprints.clear()
     if models:
@@ -243,15 +274,22 @@ def cache_info():
     -------
     info : dict
         ``{"memo": {"entries", "bytes", "max_bytes"}, "disk_caches": [folder, ...],
-        "models": [key as str, ...], "fingerprints": int}``.
+        "models": [key as str, ...], "fingerprints": int, "recent": {kind: entries}}``.
     """
     memo = process_memo().info()
     with _STATE.lock:
         disk = sorted(_STATE.disk)
         fingerprints = len(_STATE.fingerprints)
+        recent = {kind: len(store) for kind, store in sorted(_STATE.recent.items())}
     with _STATE.model_lock:
         models = sorted(str(k) for k in _STATE.models)
-    return {"memo": memo, "disk_caches": disk, "models": models, "fingerprints": fingerprints}
+    return {
+        "memo": memo,
+        "disk_caches": disk,
+        "models": models,
+        "fingerprints": fingerprints,
+        "recent": recent,
+    }
 
 
 def memory_cache_info():

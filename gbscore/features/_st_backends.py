@@ -204,6 +204,25 @@ def _quiet_logger(name):
         log.setLevel(level)
 
 
+def _errors_only(record):
+    return record.levelno >= logging.ERROR
+
+
+@contextlib.contextmanager
+def _quiet_root_records():
+    """Drop records below ERROR logged on the root logger itself, as ``logging.info()`` does.
+
+    A filter on a logger sees only the records logged through it, not those its children
+    pass up, so gbscore's own messages and other threads' still get through.
+    """
+    root = logging.getLogger()
+    root.addFilter(_errors_only)
+    try:
+        yield
+    finally:
+        root.removeFilter(_errors_only)
+
+
 def _export_folder(root, name, folder, backend):
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.rsplit("/", 1)[-1]).strip("-.") or "model"
     return Path(root) / f"{slug}-{weights_fingerprint(folder)[:16]}-{backend}"
@@ -286,7 +305,7 @@ def ensure_exported(st, folder, name, root, backend, quantization):
                 )
                 # ONNX Runtime's quantizer logs a line per tensor on the root logger, which
                 # `gbscore` commands print at INFO: 25 lines of noise on a first run.
-                with _quiet_logger(None):
+                with _quiet_root_records():
                     st.backend.export_dynamic_quantized_onnx_model(
                         fp32, _int8_config(preset, main_file), str(tmp), file_suffix=quantization
                     )

@@ -32,6 +32,8 @@ _MARKDOWN_RE = re.compile(r"^\s*(?:#{1,6}\s|[-*\u2022]\s|\d+[.)]\s)|\*\*", re.MU
 class TableFeatures(TransformerMixin, BaseEstimator):
     """Length, script-mix and markdown statistics of each text column, plus the metric family.
 
+    Missing text (None/NaN) is read as empty text, as every featurizer reads it.
+
     Parameters
     ----------
     text_columns : tuple of str, default=("system_prompt", "user_prompt", "response")
@@ -49,7 +51,7 @@ class TableFeatures(TransformerMixin, BaseEstimator):
     >>> X = pd.DataFrame({"metric_name": ["a/b"], "system_prompt": [""],
     ...                   "user_prompt": ["नमस्ते"], "response": ["**Hi** there"]})
     >>> TableFeatures().fit_transform(X).shape
-    (1, 26)
+    (1, 25)
     """
 
     _parameter_constraints: dict = {

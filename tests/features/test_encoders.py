@@ -443,6 +443,27 @@ def onnx_export_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("models")
 
 
+def test_quantizer_noise_is_muted_but_not_gbscore_or_errors(caplog):
+    """Only records logged on the root logger itself below ERROR are dropped, and only inside
+    the block (ONNX Runtime's quantizer calls logging.info())."""
+    from gbscore.features._st_backends import _quiet_root_records
+
+    with caplog.at_level(logging.INFO):
+        with _quiet_root_records():
+            logging.info("per-tensor noise")
+            logging.error("a real root error")
+            logging.getLogger("gbscore").info("gbscore progress")
+            logging.getLogger("gbscore.features").warning("gbscore warning")
+        logging.info("root info after the block")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "a real root error",
+        "gbscore progress",
+        "gbscore warning",
+        "root info after the block",
+    ]
+
+
 def test_agreement_sample_is_packaged_and_varied():
     texts = _agreement_sample()
     assert 45 <= len(texts) <= 60 and "" in texts
@@ -460,6 +481,7 @@ def test_onnx_agrees_with_torch_fp32_on_the_packaged_sample(
     fast = clone(minilm).set_params(
         backend="onnx", precision=precision, export_dir=str(onnx_export_dir)
     )
+    clear_caches(models=True)  # an int8 model loaded earlier in the process would skip the log
     with caplog.at_level(logging.INFO):
         vectors = fast.encode(texts)
     # The export says what it does once; ONNX Runtime's per-tensor quantizer lines are muted.

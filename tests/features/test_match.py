@@ -98,25 +98,44 @@ def augmented(X, copies=3, seed=0):
     return pd.concat(parts, ignore_index=True)
 
 
-def test_repeated_conversations_are_scored_as_if_vectorized_one_by_one():
+@pytest.mark.parametrize("classifier", ["centroid", "logistic"])
+def test_repeated_conversations_are_scored_as_if_vectorized_one_by_one(classifier):
     """Each distinct conversation is vectorized once and its row repeated: transform of the
-    whole table equals transform of each row alone, and the TF-IDF rows equal sklearn's."""
+    whole table equals transform of each row alone, and the TF-IDF matrix is, to the bit,
+    scikit-learn's fitted on the distinct texts and then applied to every row."""
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from gbscore.features import _match
 
     X = augmented(table(n_per=12))
     y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
-    mm = MetricMatchFeatures(n_splits=3).fit(X, y)
+    mm = MetricMatchFeatures(n_splits=3, classifier=classifier).fit(X, y)
     whole = mm.transform(X)
     one_by_one = np.vstack([mm.transform(X.iloc[[i]]) for i in range(0, len(X), 7)])
     np.testing.assert_array_equal(whole[::7], one_by_one)
-    texts = [" \n ".join(r) for r in X[["system_prompt", "user_prompt", "response"]].values]
+
+    texts = np.array(
+        [" \n ".join(r) for r in X[["system_prompt", "user_prompt", "response"]].values],
+        dtype=object,
+    )
+    unique = pd.unique(texts)
     reference = TfidfVectorizer(
         ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=50_000, dtype=np.float32
-    ).fit(pd.unique(np.array(texts, dtype=object)))
-    assert mm.vectorizer_.vocabulary_ == reference.vocabulary_
-    np.testing.assert_allclose(
-        mm.vectorizer_.transform(texts).toarray(), reference.transform(texts).toarray()
-    )
+    ).fit(unique)
+    vectorizer, Z = _match._fit_tfidf(unique, 50_000)
+    assert vectorizer.vocabulary_ == reference.vocabulary_
+    expected = reference.transform(unique)
+    assert Z.has_sorted_indices
+    np.testing.assert_array_equal(Z.indptr, expected.indptr)
+    np.testing.assert_array_equal(Z.indices, expected.indices)
+    np.testing.assert_array_equal(Z.data, expected.data)
+
+
+def test_text_without_any_word_or_character_is_a_clear_error():
+    X = table(n_per=3)
+    X[["system_prompt", "user_prompt", "response"]] = ""
+    with pytest.raises(ValueError, match="no word or character"):
+        MetricMatchFeatures(n_splits=2).fit(X, np.full(len(X), 9.0))
 
 
 def test_members_differing_only_in_crossfit_share_one_vocabulary():
@@ -124,9 +143,16 @@ def test_members_differing_only_in_crossfit_share_one_vocabulary():
     once; other rows get their own vocabulary, not the remembered one."""
     X = augmented(table(n_per=12))
     y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
+    from gbscore.features import cache_info, clear_caches
+
+    clear_caches()
     a = MetricMatchFeatures(n_splits=3).fit(X, y)
     b = MetricMatchFeatures(n_splits=3, crossfit="phrasing").fit(X, y)
     assert a.vectorizer_ is b.vectorizer_
+    assert cache_info()["recent"] == {"metric-match tf-idf": 1}
+    clear_caches()  # the process caches' one owner forgets it too
+    assert cache_info()["recent"] == {}
+    assert MetricMatchFeatures(n_splits=3).fit(X, y).vectorizer_ is not a.vectorizer_
     other = X.copy()
     other["response"] = other["response"] + " extra tokens"
     c = MetricMatchFeatures(n_splits=3).fit(other, y)
