@@ -494,18 +494,20 @@ def test_dask_unreachable_scheduler(Xy):
 
 def test_stack_configs_forms():
     cfgs = stack_configs({"model": "stack", "params": {"interact__n_components": 4}})
-    assert list(cfgs) == ["lightgbm", "catboost", "ridge", "lightgbm_phrasing"]
+    assert list(cfgs) == ["lightgbm", "catboost_phrasing", "ridge", "lightgbm_phrasing"]
     assert cfgs["ridge"]["params"] == cfgs["lightgbm"]["params"] == {"interact__n_components": 4}
-    # the default's phrasing base: a LightGBM whose match features cross-fit by phrasing
+    # the default's phrasing bases: boosters whose match features cross-fit by phrasing
     assert cfgs["lightgbm_phrasing"]["model"] == "lightgbm"
     assert cfgs["lightgbm_phrasing"]["params"] == {
         "interact__n_components": 4,
         "features__match__crossfit": "phrasing",
     }
     # CatBoost gets the stack's faster defaults under the shared params
-    assert cfgs["catboost"]["params"] == {
+    assert cfgs["catboost_phrasing"]["model"] == "catboost"
+    assert cfgs["catboost_phrasing"]["params"] == {
         **STACK_BASE_PARAMS["catboost"],
         "interact__n_components": 4,
+        "features__match__crossfit": "phrasing",
     }
     cfgs = stack_configs({"stack": {"models": {"catboost": {"params": {"model__rsm": 1.0}}}}})
     assert cfgs["catboost"]["params"]["model__rsm"] == 1.0
@@ -536,9 +538,14 @@ def test_build_pipeline_stack(emb):
     model = build_pipeline({"model": "stack", **SHARED}, metric_embeddings=emb)
     assert isinstance(model, StackedScoreRegressor)
     names = [n for n, _ in model.estimators]
-    assert names == ["lightgbm", "catboost", "ridge", "lightgbm_phrasing"]
+    assert names == ["lightgbm", "catboost_phrasing", "ridge", "lightgbm_phrasing"]
     crossfit = {n: b.get_params()["features__match__crossfit"] for n, b in model.estimators}
-    assert crossfit == {**dict.fromkeys(names[:3], "conversation"), names[3]: "phrasing"}
+    assert crossfit == {
+        "lightgbm": "conversation",
+        "catboost_phrasing": "phrasing",
+        "ridge": "conversation",
+        "lightgbm_phrasing": "phrasing",
+    }
     for _, base in model.estimators:  # learned matching is on by default
         assert type(base.get_params()["features__contrast"]).__name__ == "ContrastiveMatchFeatures"
     assert isinstance(model.final_estimator, LinearRegression) and model.final_estimator.positive

@@ -175,7 +175,8 @@ def _parse_stack_configs(values):
     multiple=True,
     metavar="NAME=FILE",
     help="Stack: a base model's config (e.g. exported by its study); repeat "
-    "[default: the base config's stack models: lightgbm, catboost, ridge, lightgbm_phrasing].",
+    "[default: the base config's stack models: lightgbm, catboost_phrasing, ridge, "
+    "lightgbm_phrasing].",
 )
 @click.option(
     "--demo-size",
