@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["TEXT_COLUMNS", "conversation_groups", "conversation_text", "metric_family"]
+__all__ = [
+    "TEXT_COLUMNS",
+    "conversation_groups",
+    "conversation_text",
+    "metric_family",
+    "text_values",
+]
 
 #: The conversation columns of a row (the metric is ``metric_name``; the target ``score``).
 TEXT_COLUMNS = ("system_prompt", "user_prompt", "response")
@@ -14,6 +20,12 @@ TEXT_COLUMNS = ("system_prompt", "user_prompt", "response")
 def metric_family(name):
     """The part of a metric name before the first ``/`` (the whole name if there is none)."""
     return str(name).split("/", 1)[0]
+
+
+def text_values(X, column):
+    """``X[column]`` as a Series of str, missing text (None/NaN) read as ``""``, as every
+    featurizer reads it (``astype(str)`` alone keeps NaN in pandas >= 3)."""
+    return X[column].astype(object).where(X[column].notna(), "").astype(str)
 
 
 def _text_columns(X, where):
@@ -42,7 +54,7 @@ def conversation_text(X):
     cols = [c for c in ("user_prompt", "response") if c in X.columns]
     if not cols:
         cols = _text_columns(X, "conversation_text")
-    parts = [X[c].astype(object).where(X[c].notna(), "").astype(str) for c in cols]
+    parts = [text_values(X, c) for c in cols]
     out = parts[0]
     for part in parts[1:]:
         out = out + "\n" + part

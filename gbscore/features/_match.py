@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._groups import table_groups
+from .._schema import text_values
 from ..augment import conversation_groups, metric_family
 from ..data import TEXT_COLUMNS
 from ._memory import recent_result
@@ -251,13 +252,9 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         return pd.Index(self.metrics_).get_indexer(X["metric_name"])
 
     def _texts(self, X):
-        # Missing text (None/NaN) is empty text; astype(str) alone keeps NaN in pandas >= 3.
         # A join over zipped columns: DataFrame.agg(axis=1) calls Python per row through
         # pandas and took a second per call at full size.
-        cols = [
-            X[c].astype(object).where(X[c].notna(), "").astype(str).tolist()
-            for c in self.text_columns
-        ]
+        cols = [text_values(X, c).tolist() for c in self.text_columns]
         if not cols:
             return np.full(len(X), "", dtype=object)
         return np.array([" \n ".join(parts) for parts in zip(*cols, strict=True)], dtype=object)

@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._schema import text_values
 from ..augment import metric_family
 from ..data import TEXT_COLUMNS
 
@@ -89,11 +90,10 @@ class TableFeatures(TransformerMixin, BaseEstimator):
         for c in self.text_columns:
             # Each distinct text is described once: the sampler repeats every conversation
             # under several metrics, so a column holds a third as many texts as rows or fewer.
-            # Missing text is empty text, as every featurizer reads it (astype(str) alone keeps
-            # NaN in pandas >= 3, and a column of NaN only has no string methods).
-            text = X[c].astype(object).where(X[c].notna(), "").astype(str)
-            codes, unique = pd.factorize(text, use_na_sentinel=False)
-            for name, values in self._describe(c, pd.Series(unique, dtype=text.dtype)).items():
+            # Missing text is empty text (a column of NaN only has no string methods).
+            text = text_values(X, c)
+            codes, unique = pd.factorize(text)
+            for name, values in self._describe(c, pd.Series(unique)).items():
                 cols[name] = values[codes]
         if "user_prompt" in self.text_columns and "response" in self.text_columns:
             cols["len_ratio__response_user_prompt"] = (
