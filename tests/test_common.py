@@ -160,6 +160,7 @@ TABLE_LEVEL = [
     EmbeddingFeaturizer(encoder=_encoder(), show_progress=False),
     InteractionFeatures(),
     MetricMatchFeatures(),
+    MetricMatchFeatures(output="relative"),
     ContrastiveMatchFeatures(encoder=_encoder()),
     NegativeSampler(),
     EmbeddingNoise(),
@@ -273,6 +274,11 @@ TABLE_CASES = {
         ("transform",),
     ),
     "MetricMatchFeatures": (lambda emb: MetricMatchFeatures(n_splits=3), "tidy", ("transform",)),
+    "MetricMatchFeatures-relative": (
+        lambda emb: MetricMatchFeatures(n_splits=3, output="relative"),
+        "tidy",
+        ("transform",),
+    ),
     "ContrastiveMatchFeatures": (
         lambda emb: ContrastiveMatchFeatures(
             encoder=_encoder(), metric_names=list(emb.index), dim=8, n_epochs=2, n_splits=2
@@ -315,6 +321,9 @@ TABLE_EXPECTED_FAILURES = {
         ),
     },
 }
+TABLE_EXPECTED_FAILURES["MetricMatchFeatures-relative"] = TABLE_EXPECTED_FAILURES[
+    "MetricMatchFeatures"
+]
 
 # Each of these fits the whole stack once more (every base on every fold, then the refit):
 # about 3 s apiece on a loaded 2-core machine, a tenth of this module's run.

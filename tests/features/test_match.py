@@ -159,3 +159,75 @@ def test_members_differing_only_in_crossfit_share_one_vocabulary():
     assert c.vectorizer_ is not a.vectorizer_
     assert "extra tokens" in c.vectorizer_.vocabulary_
     assert "extra tokens" not in a.vectorizer_.vocabulary_
+
+
+def test_relative_output_matches_a_hand_computation_from_the_centroids():
+    """output="relative": each feature recomputed here from the fitted vectorizer and the
+    score-weighted centroids, by the definitions in the docstring."""
+    X = augmented(table(n_per=12))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
+    mm = MetricMatchFeatures(n_splits=3, output="relative").fit(X, y)
+    assert list(mm.get_feature_names_out()) == [
+        "match_ratio__metric",
+        "match_z__metric",
+        "match_margin__metric",
+        "match_rank__metric",
+        "match_ratio__family",
+    ]
+    texts = [" \n ".join(r) for r in X[["system_prompt", "user_prompt", "response"]].values]
+    Z = mm.vectorizer_.transform(texts).toarray().astype(np.float64)
+    metrics = sorted(set(X["metric_name"]))
+    w = np.clip((y - 5.0) / 5.0, 0, 1)
+    names = X["metric_name"].to_numpy()
+    C = np.array([(Z[names == m] * w[names == m, None]).sum(0) for m in metrics])
+    C /= np.linalg.norm(C, axis=1, keepdims=True)
+    S = Z @ C.T
+    own = np.array([metrics.index(m) for m in X["metric_name"]])
+    s = S[np.arange(len(X)), own]
+    top = S.max(1)
+    others = S.copy()
+    others[np.arange(len(X)), own] = -np.inf
+    family = np.array([m.split("/")[0] for m in metrics])
+    fam_best = np.array([S[i, family == family[own[i]]].max() for i in range(len(X))])
+    expected = np.column_stack(
+        [
+            s / top,
+            (s - S.mean(1)) / S.std(1),
+            (s - others.max(1)) / top,
+            (S > s[:, None]).sum(1) / len(metrics),
+            fam_best / top,
+        ]
+    )
+    np.testing.assert_allclose(mm.transform(X), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_relative_features_hold_their_level_when_a_text_shares_fewer_words():
+    """New phrasing shares fewer words with every centroid. Here half of each text's topic
+    words become a word of no metric: the probability mass on other metrics grows manyfold,
+    while the ratio to the top score stays at 1 wherever the own metric is still the top one."""
+    X = table(n_per=30)
+    y = np.full(len(X), 9.0)
+    rng = np.random.default_rng(1)
+    diluted = X.copy()
+    diluted["response"] = [
+        " ".join(w if rng.random() < 0.5 else "common" for w in t.split()[:8])
+        + " " + " ".join(t.split()[8:])
+        for t in X["response"]
+    ]  # fmt: skip
+    prob = MetricMatchFeatures(n_splits=3).fit(X, y)
+    rel = MetricMatchFeatures(n_splits=3, output="relative").fit(X, y)
+    p_seen, p_new = prob.transform(X)[:, 0], prob.transform(diluted)[:, 0]
+    r_seen, r_new = rel.transform(X), rel.transform(diluted)
+    still_top = r_new[:, 3] == 0
+    assert still_top.mean() > 0.8
+    assert np.median(1 - p_new[still_top]) > 5 * np.median(1 - p_seen[still_top])
+    np.testing.assert_allclose(r_seen[still_top, 0], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(r_new[still_top, 0], 1.0, rtol=1e-6)
+    assert (r_new[still_top, 2] > 0).all()  # margin over the best other metric
+
+
+def test_relative_output_of_an_unknown_metric_is_zero():
+    X = table()
+    mm = MetricMatchFeatures(output="relative").fit(X, np.full(len(X), 9.0))
+    out = mm.transform(X.iloc[:3].assign(metric_name="never_seen"))
+    np.testing.assert_array_equal(out[:, [0, 1, 2, 4]], 0.0)
