@@ -19,13 +19,20 @@ configured model (the default stack unless ``--config``) on the rest. It then re
   metric's minor name (``prompt_based_pii_leakage`` of ``privacy_leakage/...``) that no family
   name holds, stop words and words under 4 letters left in (:func:`metric_name_words`). Real
   conversations rarely name the metric they were written for; family words ("privacy")
-  stay, as they would there.
+  stay, as they would there;
+* with ``--contributions``, where the lower matched-row predictions on new phrasing come
+  from: for each LightGBM pipeline of the model, LightGBM's own per-feature contributions
+  (``pred_contrib``, SHAP values of the trees) averaged over the matched test rows of seen
+  phrasing, of new phrasing and (with ``--strip-metric-words``) of new phrasing without
+  metric words, summed by feature group (metric-match TF-IDF, learned matching, embedding
+  cosines and ranks, products and bilinear terms, table statistics), with the change from
+  seen phrasing.
 
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_new_phrasing.py --data-dir ../shared/data/judgebench-dev \\
         --cache-dir DIR [--config FILE] [--held-out 0.3] [--seed 0] [--strip-metric-words]
-        [--groupings phrasing conversation]
+        [--groupings phrasing conversation] [--contributions]
 
 The last line is one JSON object with every figure.
 """
@@ -46,6 +53,16 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
 from gbscore.data import load_competition, load_test_labels
 from gbscore.model_selection import cross_val_oof, phrasing_groups, rmse
+from gbscore.models import LightGBMScoreRegressor
+from gbscore.pipeline import transform_prefix
+
+# Feature groups of --contributions, by the first match on a feature name.
+_GROUPS = (
+    ("metric-match (TF-IDF)", re.compile(r"^match_")),
+    ("learned matching", re.compile(r"^contrast_")),
+    ("embedding cosines, ranks", re.compile(r"^(cos|rank|z|margin)__")),
+    ("products, bilinear", re.compile(r"^(prod|absdiff|bilinear)__")),
+)
 
 
 def _rmse_by_kind(y, pred, kinds):
@@ -69,6 +86,37 @@ def _levels(y, pred, kinds):
                 "pred_below_5": float((pred[mask] < 5).mean()),
             }
     return out
+
+
+def _group_of(feature):
+    return next((g for g, pattern in _GROUPS if pattern.match(feature)), "table statistics, rest")
+
+
+def contributions(model, parts):
+    """Mean LightGBM contribution per feature group on each of ``parts`` ({name: rows}).
+
+    One table per LightGBM pipeline in ``model`` (a stack's bases, or the model itself): rows
+    are feature groups plus their total, columns the parts, then each part's change from the
+    first one.
+    """
+    pipes = getattr(model, "named_estimators_", None) or {"model": model}
+    tables = {}
+    for name, pipe in pipes.items():
+        if not isinstance(pipe[-1], LightGBMScoreRegressor):
+            continue
+        columns = {}
+        for part, X in parts.items():
+            F = transform_prefix(pipe, X)
+            contrib = pipe[-1].model_.predict(F, pred_contrib=True)[:, :-1]  # last: the bias
+            mean = pd.Series(contrib.mean(axis=0), index=[str(c) for c in F.columns])
+            columns[part] = mean.groupby(_group_of).sum()
+        table = pd.DataFrame(columns)
+        table.loc["all features"] = table.sum()
+        first = next(iter(parts))
+        for part in list(parts)[1:]:
+            table[f"{part} - {first}"] = table[part] - table[first]
+        tables[name] = table
+    return tables
 
 
 def metric_name_words(metric_names):
@@ -114,6 +162,10 @@ def main(argv=None):
     ap.add_argument(
         "--groupings", nargs="+", default=["phrasing", "conversation"],
         choices=["phrasing", "conversation"], help="the CVs to report",
+    )  # fmt: skip
+    ap.add_argument(
+        "--contributions", action="store_true",
+        help="per feature group, the LightGBM pipelines' mean contributions on matched rows",
     )  # fmt: skip
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -173,6 +225,16 @@ def main(argv=None):
             y_test[new], pred_stripped, kinds[new]
         )
         rows.append("test_new_no_metric_words")
+    if args.contributions:
+        matched = kinds == "matched"
+        parts = {
+            "seen": data.test[~new & matched].reset_index(drop=True),
+            "new": data.test[new & matched].reset_index(drop=True),
+        }
+        if args.strip_metric_words:
+            parts["new, no metric words"] = stripped[matched[new]].reset_index(drop=True)
+        tables = contributions(model, parts)
+        result["contributions"] = {n: t.round(4).to_dict() for n, t in tables.items()}
     for grouping in args.groupings:
         cv_config = merge_config(config, {"cv": {"grouping": grouping}})
         if hasattr(model, "oof_"):  # a stack: its own out-of-fold rows are its CV
@@ -215,6 +277,9 @@ def main(argv=None):
             f"{grouping + '-fold CV (shift-aware)':36s} {cv['shift']:7.3f}   "
             f"new-phrasing test minus CV: {gap:+.3f}   (real rows only: {cv['real']:.3f})"
         )
+    for name, table in result.get("contributions", {}).items():
+        print(f"\nmean contribution on matched test rows, {name} (LightGBM pred_contrib)")
+        print(pd.DataFrame(table).to_string(float_format=lambda v: f"{v:7.3f}"))
     print(json.dumps(result, default=float))
 
 
