@@ -220,6 +220,11 @@ def suggest_interact(trial, *, passthrough=True):
         params["features__match__min_score"] = trial.suggest_float(
             "features__match__min_score", 3.0, 8.0
         )
+        # Relative features hold their level on new phrasing (MetricMatchFeatures.output);
+        # whether that is worth what they lose on seen phrasing is the CV's call.
+        params["features__match__output"] = trial.suggest_categorical(
+            "features__match__output", ["probability", "relative"]
+        )
     else:
         params["features__match"] = "drop"
     return params
