@@ -65,6 +65,30 @@ _GROUPS = (
 )
 
 
+def new_phrasing_split(X_train, X_test, held_out, seed):
+    """Which test rows are of new phrasing, and which training rows stay.
+
+    Train and test conversations are clustered together by phrasing; a random ``held_out``
+    share of the clusters that hold test rows is held out: their test rows are the new
+    phrasing, their training rows are dropped. Returns boolean masks ``(new, keep)`` over the
+    test and training rows, and the clustering's cosine threshold.
+    """
+    both = pd.concat([X_train, X_test[X_train.columns]], ignore_index=True)
+    groups, threshold = phrasing_groups(both, return_threshold=True)
+    g_train, g_test = groups[: len(X_train)], groups[len(X_train) :]
+    test_clusters = np.unique(g_test)
+    n_out = max(1, round(held_out * len(test_clusters)))
+    out = np.random.default_rng(seed).choice(test_clusters, size=n_out, replace=False)
+    new, keep = np.isin(g_test, out), ~np.isin(g_train, out)
+    print(
+        f"phrasing clusters at cosine {threshold}: {len(test_clusters)} hold test rows, "
+        f"{n_out} held out; train rows kept {keep.sum()}/{len(keep)}, test rows of new "
+        f"phrasing {new.sum()}/{len(new)}",
+        flush=True,
+    )
+    return new, keep, threshold
+
+
 def _rmse_by_kind(y, pred, kinds):
     row = {"all": rmse(y, pred)}
     for kind in sorted(set(kinds)):
@@ -176,21 +200,7 @@ def main(argv=None):
     kinds = labels["kind"].to_numpy() if "kind" in labels else np.full(len(labels), "all")
     X_train, y_train = data.train.drop(columns="score"), data.train["score"].to_numpy()
 
-    both = pd.concat([X_train, data.test[X_train.columns]], ignore_index=True)
-    groups, threshold = phrasing_groups(both, return_threshold=True)
-    g_train, g_test = groups[: len(X_train)], groups[len(X_train) :]
-    rng = np.random.default_rng(args.seed)
-    test_clusters = np.unique(g_test)
-    n_out = max(1, round(args.held_out * len(test_clusters)))
-    out = rng.choice(test_clusters, size=n_out, replace=False)
-    new = np.isin(g_test, out)
-    keep = ~np.isin(g_train, out)
-    print(
-        f"phrasing clusters at cosine {threshold}: {len(test_clusters)} hold test rows, "
-        f"{n_out} held out; train rows kept {keep.sum()}/{len(keep)}, test rows of new "
-        f"phrasing {new.sum()}/{len(new)}",
-        flush=True,
-    )
+    new, keep, threshold = new_phrasing_split(X_train, data.test, args.held_out, args.seed)
 
     config = merge_config(DEFAULT_CONFIG, load_config(args.config) if args.config else {})
     emb = data.metric_embedding_table()

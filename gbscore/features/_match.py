@@ -138,8 +138,9 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         flattens the softmax: on judgebench-dev, for matched test rows of phrasing no training
         row shared, the median probability of the own metric fell from 0.32 (seen phrasing)
         to 0.18, and to 0.08 with the metric names' words taken out, while the median ratio
-        stayed at 1.00, 1.00 and 0.91 and the matched/mismatched AUC was the same as the
-        probability's (0.94 / 0.89 / 0.84). Ratios are unchanged when all scores shrink by
+        stayed at 1.00, 1.00 and 0.91, with a matched/mismatched AUC close to the
+        probability's (0.94 / 0.89 / 0.84 against 0.94 / 0.89 / 0.85;
+        ``benchmarks/bench_match_drift.py``). Ratios are unchanged when all scores shrink by
         one factor, so a booster's thresholds on them still hold.
     crossfit : {"conversation", "phrasing"}, default="conversation"
         How the cross-fitting folds are grouped. With ``"phrasing"`` a row is scored by a
