@@ -501,6 +501,7 @@ def test_stack_configs_forms():
     assert cfgs["lightgbm_phrasing"]["params"] == {
         "interact__n_components": 4,
         "features__match__crossfit": "phrasing",
+        "features__match__output": "relative",
     }
     # CatBoost gets the stack's faster defaults under the shared params
     assert cfgs["catboost_phrasing"]["model"] == "catboost"
@@ -508,6 +509,7 @@ def test_stack_configs_forms():
         **STACK_BASE_PARAMS["catboost"],
         "interact__n_components": 4,
         "features__match__crossfit": "phrasing",
+        "features__match__output": "relative",
     }
     cfgs = stack_configs({"stack": {"models": {"catboost": {"params": {"model__rsm": 1.0}}}}})
     assert cfgs["catboost"]["params"]["model__rsm"] == 1.0
@@ -545,6 +547,13 @@ def test_build_pipeline_stack(emb):
         "catboost_phrasing": "phrasing",
         "ridge": "conversation",
         "lightgbm_phrasing": "phrasing",
+    }
+    output = {n: b.get_params()["features__match__output"] for n, b in model.estimators}
+    assert output == {
+        "lightgbm": "probability",
+        "catboost_phrasing": "relative",
+        "ridge": "probability",
+        "lightgbm_phrasing": "relative",
     }
     for _, base in model.estimators:  # learned matching is on by default
         assert type(base.get_params()["features__contrast"]).__name__ == "ContrastiveMatchFeatures"
