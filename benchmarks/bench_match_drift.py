@@ -3,7 +3,9 @@
 The split is :func:`bench_new_phrasing.new_phrasing_split`'s (train and test conversations
 clustered by phrasing, a share of the test clusters held out with their training rows). One
 :class:`~gbscore.features.MetricMatchFeatures` per ``output`` ("probability", "relative") is
-fitted on the kept training rows and applied to three test sets: seen phrasing, new phrasing,
+fitted on the kept training rows as they are (the real rows, without the negative sampler's
+swapped pairs that feed it inside a pipeline; the scores weight the centroids the same way)
+and applied to three test sets: seen phrasing, new phrasing,
 and new phrasing with the metric names' own words taken out. Per feature it prints the
 matched-vs-mismatched AUC (``kind`` of ``test_labels.csv``; how well the feature still tells
 a conversation's own metric from a swapped-in one) and the median on matched and on
@@ -61,7 +63,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     data = load_competition(args.data_dir)
-    kinds = load_test_labels(args.data_dir / "test_labels.csv")["kind"].to_numpy()
+    labels = load_test_labels(args.data_dir / "test_labels.csv")
+    if "kind" not in labels:
+        ap.error("test_labels.csv has no 'kind' column (matched / mismatched rows) to compare")
+    kinds = labels["kind"].to_numpy()
     X_train, y_train = data.train.drop(columns="score"), data.train["score"].to_numpy()
     new, keep, _ = new_phrasing_split(X_train, data.test, args.held_out, args.seed)
     X_fit = X_train[keep].reset_index(drop=True)

@@ -235,7 +235,9 @@ def main(argv=None):
             y_test[new], pred_stripped, kinds[new]
         )
         rows.append("test_new_no_metric_words")
-    if args.contributions:
+    if args.contributions and not (kinds == "matched").any():
+        print("--contributions: test_labels.csv marks no row 'matched' (no 'kind' column?)")
+    elif args.contributions:
         matched = kinds == "matched"
         parts = {
             "seen": data.test[~new & matched].reset_index(drop=True),

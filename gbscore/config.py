@@ -12,12 +12,15 @@ checked by :func:`check_config`, built by :func:`build_pipeline`. ::
      "random_state": 0,
      "stack": {"models": ["lightgbm",                        # "mlp" may be added
                           {"name": "catboost_phrasing", "model": "catboost",
-                           "params": {"features__match__crossfit": "phrasing"}},
+                           "params": PHRASING_MATCH},
                           "ridge",
                           {"name": "lightgbm_phrasing", "model": "lightgbm",
-                           "params": {"features__match__crossfit": "phrasing"}}],
+                           "params": PHRASING_MATCH}],
                "meta": "nnls", "meta_alpha": 1.0, "meta_rows": "shift_aware",
                "calibration": null, "uncertainty": "residual"}}
+
+where ``PHRASING_MATCH`` is ``{"features__match__crossfit": "phrasing",
+"features__match__output": "relative"}``.
 
 ``params["augment__label_policy"]`` may be a JSON label-policy spec such as
 ``{"kind": "band", "band": [0, 4]}`` (:func:`label_policy_from_spec`), which is what tuning

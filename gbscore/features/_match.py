@@ -47,8 +47,9 @@ def _fit_tfidf(unique_texts, max_features):
     Word 1-2 grams seen in 2+ conversations, as usual; on tiny or word-less data (one
     conversation, emoji only) no word qualifies, so any word, then any character n-gram.
 
-    The stack's bases hold metric-match members that differ only in how they cross-fit (the
-    default has one per grouping); on the same rows they would fit this same vocabulary, the
+    The stack's bases hold metric-match members that differ only in how they cross-fit and
+    what they output (the default has one per grouping); on the same rows they would fit this
+    same vocabulary, the
     costliest part of their fit, so the result is kept by content for the next one
     (``_memory.recent_result``) and shared: nothing modifies it.
     """
@@ -275,7 +276,9 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         known = own >= 0
         rows = np.arange(n)
         p = np.where(known, P[rows, np.maximum(own, 0)], 0.0)
-        rank = (P > p[:, None]).sum(axis=1) / max(P.shape[1], 1)
+        # A metric the fit never saw ranks last (its probability is 0; with cosines,
+        # counting the metrics above 0 would make its rank depend on the text).
+        rank = np.where(known, (P > p[:, None]).sum(axis=1) / max(P.shape[1], 1), 1.0)
         fam_idx = pd.factorize(self.families_)[0]
         if self.output == "relative":
             top = np.maximum(P.max(axis=1), 1e-12)

@@ -164,7 +164,12 @@ def test_members_differing_only_in_crossfit_share_one_vocabulary():
 def test_relative_output_matches_a_hand_computation_from_the_centroids():
     """output="relative": each feature recomputed here from the fitted vectorizer and the
     score-weighted centroids, by the definitions in the docstring."""
-    X = augmented(table(n_per=12))
+    base = table(n_per=12)
+    # a second metric in the toxicity family, so the family's best is not the row's own
+    sibling = base[base["metric_name"] == "toxicity/explicit"].assign(
+        metric_name="toxicity/implicit", response=lambda d: d["response"].str[::-1]
+    )
+    X = augmented(pd.concat([base, sibling], ignore_index=True))
     y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
     mm = MetricMatchFeatures(n_splits=3, output="relative").fit(X, y)
     assert list(mm.get_feature_names_out()) == [
@@ -198,13 +203,14 @@ def test_relative_output_matches_a_hand_computation_from_the_centroids():
             fam_best / top,
         ]
     )
+    assert (expected[:, 4] > expected[:, 0] + 0.1).any()  # the family's best is another metric
     np.testing.assert_allclose(mm.transform(X), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_relative_features_hold_their_level_when_a_text_shares_fewer_words():
     """New phrasing shares fewer words with every centroid. Here half of each text's topic
     words become a word of no metric: the probability mass on other metrics grows manyfold,
-    while the ratio to the top score stays at 1 wherever the own metric is still the top one."""
+    while the ratio of the own metric's cosine to the top cosine stays near 1 over all rows."""
     X = table(n_per=30)
     y = np.full(len(X), 9.0)
     rng = np.random.default_rng(1)
@@ -217,13 +223,32 @@ def test_relative_features_hold_their_level_when_a_text_shares_fewer_words():
     prob = MetricMatchFeatures(n_splits=3).fit(X, y)
     rel = MetricMatchFeatures(n_splits=3, output="relative").fit(X, y)
     p_seen, p_new = prob.transform(X)[:, 0], prob.transform(diluted)[:, 0]
-    r_seen, r_new = rel.transform(X), rel.transform(diluted)
-    still_top = r_new[:, 3] == 0
-    assert still_top.mean() > 0.8
-    assert np.median(1 - p_new[still_top]) > 5 * np.median(1 - p_seen[still_top])
-    np.testing.assert_allclose(r_seen[still_top, 0], 1.0, rtol=1e-6)
-    np.testing.assert_allclose(r_new[still_top, 0], 1.0, rtol=1e-6)
-    assert (r_new[still_top, 2] > 0).all()  # margin over the best other metric
+    r_seen, r_new = rel.transform(X)[:, 0], rel.transform(diluted)[:, 0]
+    assert np.median(1 - p_new) > 5 * np.median(1 - p_seen)
+    assert np.median(r_seen) == np.median(r_new) == 1.0
+    assert np.mean(r_new) > 0.95
+
+
+@pytest.mark.parametrize("classifier", ["centroid", "logistic"])
+def test_relative_output_ranks_the_own_metric_above_a_swapped_one(classifier):
+    X = table()
+    y = np.full(len(X), 9.0)
+    mm = MetricMatchFeatures(classifier=classifier, n_splits=3, output="relative").fit(X, y)
+    swapped = X.assign(metric_name=np.roll(X["metric_name"].to_numpy(), 30))
+    own, other = mm.transform(X), mm.transform(swapped)
+    for col in (0, 1, 2):  # ratio, z, margin: higher for the own metric
+        assert (own[:, col] > other[:, col]).mean() > 0.95
+    assert (own[:, 3] < other[:, 3]).mean() > 0.95  # rank: 0 is the top
+    crossed = mm.fit_transform(X, y)  # cross-fitted: scored by models without the row
+    assert crossed.shape == own.shape and np.isfinite(crossed).all()
+    assert (crossed[:, 0] > mm.transform(swapped)[:, 0]).mean() > 0.9
+
+
+def test_relative_output_with_a_single_metric_is_finite():
+    X = table().query("metric_name == 'jailbreak'")
+    out = MetricMatchFeatures(n_splits=2, output="relative").fit_transform(X, np.full(len(X), 9.0))
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[:, [0, 3]], [[1.0, 0.0]] * len(X))
 
 
 def test_relative_output_of_an_unknown_metric_is_zero():
@@ -231,3 +256,4 @@ def test_relative_output_of_an_unknown_metric_is_zero():
     mm = MetricMatchFeatures(output="relative").fit(X, np.full(len(X), 9.0))
     out = mm.transform(X.iloc[:3].assign(metric_name="never_seen"))
     np.testing.assert_array_equal(out[:, [0, 1, 2, 4]], 0.0)
+    np.testing.assert_array_equal(out[:, 3], 1.0)  # ranks last
