@@ -541,19 +541,15 @@ def test_build_pipeline_stack(emb):
     assert isinstance(model, StackedScoreRegressor)
     names = [n for n, _ in model.estimators]
     assert names == ["lightgbm", "catboost_phrasing", "ridge", "lightgbm_phrasing"]
-    crossfit = {n: b.get_params()["features__match__crossfit"] for n, b in model.estimators}
-    assert crossfit == {
-        "lightgbm": "conversation",
-        "catboost_phrasing": "phrasing",
-        "ridge": "conversation",
-        "lightgbm_phrasing": "phrasing",
+    match = {
+        n: (b.get_params()["features__match__crossfit"], b.get_params()["features__match__output"])
+        for n, b in model.estimators
     }
-    output = {n: b.get_params()["features__match__output"] for n, b in model.estimators}
-    assert output == {
-        "lightgbm": "probability",
-        "catboost_phrasing": "relative",
-        "ridge": "probability",
-        "lightgbm_phrasing": "relative",
+    assert match == {
+        "lightgbm": ("conversation", "probability"),
+        "catboost_phrasing": ("phrasing", "relative"),
+        "ridge": ("conversation", "probability"),
+        "lightgbm_phrasing": ("phrasing", "relative"),
     }
     for _, base in model.estimators:  # learned matching is on by default
         assert type(base.get_params()["features__contrast"]).__name__ == "ContrastiveMatchFeatures"

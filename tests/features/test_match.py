@@ -86,6 +86,12 @@ def test_needs_y_and_columns():
         MetricMatchFeatures().fit(X.drop(columns="response"), np.ones(len(X)))
 
 
+def joined_texts(X):
+    """Each row's conversation as MetricMatchFeatures reads it, written out here."""
+    cols = X[["system_prompt", "user_prompt", "response"]].values
+    return np.array([" \n ".join(r) for r in cols], dtype=object)
+
+
 def augmented(X, copies=3, seed=0):
     """Each conversation repeated under other metrics, as the negative sampler does."""
     rng = np.random.default_rng(seed)
@@ -114,11 +120,7 @@ def test_repeated_conversations_are_scored_as_if_vectorized_one_by_one(classifie
     one_by_one = np.vstack([mm.transform(X.iloc[[i]]) for i in range(0, len(X), 7)])
     np.testing.assert_array_equal(whole[::7], one_by_one)
 
-    texts = np.array(
-        [" \n ".join(r) for r in X[["system_prompt", "user_prompt", "response"]].values],
-        dtype=object,
-    )
-    unique = pd.unique(texts)
+    unique = pd.unique(joined_texts(X))
     reference = TfidfVectorizer(
         ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=50_000, dtype=np.float32
     ).fit(unique)
@@ -179,8 +181,7 @@ def test_relative_output_matches_a_hand_computation_from_the_centroids():
         "match_rank__metric",
         "match_ratio__family",
     ]
-    texts = [" \n ".join(r) for r in X[["system_prompt", "user_prompt", "response"]].values]
-    Z = mm.vectorizer_.transform(texts).toarray().astype(np.float64)
+    Z = mm.vectorizer_.transform(joined_texts(X)).toarray().astype(np.float64)
     metrics = sorted(set(X["metric_name"]))
     w = np.clip((y - 5.0) / 5.0, 0, 1)
     names = X["metric_name"].to_numpy()
