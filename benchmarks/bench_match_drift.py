@@ -1,8 +1,9 @@
-"""How the metric-match features move on new phrasing: both outputs, seen vs new phrasing.
+"""How the metric-match features move on new phrasing: each variant, seen vs new phrasing.
 
 The split is :func:`bench_new_phrasing.new_phrasing_split`'s (train and test conversations
 clustered by phrasing, a share of the test clusters held out with their training rows). One
-:class:`~gbscore.features.MetricMatchFeatures` per ``output`` ("probability", "relative") is
+:class:`~gbscore.features.MetricMatchFeatures` per variant (``output`` "probability" or
+"relative", and "relative" with ``pooling="phrasing"``) is
 fitted on the kept training rows as they are (the real rows, without the negative sampler's
 swapped pairs that feed it inside a pipeline; the scores weight the centroids the same way)
 and applied to three test sets: seen phrasing, new phrasing,
@@ -81,13 +82,18 @@ def main(argv=None):
     }
     result = {}
     pd.set_option("display.width", 250)
-    for output in ("probability", "relative"):
-        model = MetricMatchFeatures(output=output).fit(X_fit, y_train[keep])
+    variants = {
+        "probability": {"output": "probability"},
+        "relative": {"output": "relative"},
+        "relative, phrasing pooling": {"output": "relative", "pooling": "phrasing"},
+    }
+    for variant, params in variants.items():
+        model = MetricMatchFeatures(**params).fit(X_fit, y_train[keep])
         table = drift_table(model, sets)
-        result[output] = table.round(4).to_dict(orient="index")
+        result[variant] = table.round(4).to_dict(orient="index")
         for what in ("auc", "matched median", "mismatched median"):
             cols = {c: c[len(what) + 1 :] for c in table.columns if c.startswith(what + " ")}
-            print(f"\n{output}: {what}")
+            print(f"\n{variant}: {what}")
             print(table[list(cols)].rename(columns=cols).round(3).to_string())
     print(json.dumps(result))
 

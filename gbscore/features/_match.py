@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -89,6 +90,30 @@ def _fit_tfidf_now(unique_texts, max_features):
     return vectorizer, Z
 
 
+def pooled_centroids(Z, labels, weight, pools, n_classes):
+    """Unit centroid per class, pooled by phrasing cluster (``pooling="phrasing"``).
+
+    The score-weighted sum of each (class, cluster) cell's rows, unit-normalised; per class,
+    the mean of its cells, each column scaled by the share of the class's cells where it is
+    non-zero; unit-normalised. A class without rows gets a zero row.
+    """
+    n_rows = Z.shape[0]
+    centroids = np.zeros((n_classes, Z.shape[1]), dtype=np.float64)
+    if n_rows == 0:
+        return centroids
+    cells, cell_of = np.unique(np.column_stack([labels, pools]), axis=0, return_inverse=True)
+    cell_of = np.asarray(cell_of).ravel()
+    pool = sparse.csr_matrix((weight, (cell_of, np.arange(n_rows))), shape=(len(cells), n_rows))
+    per_cell = normalize(sparse.csr_matrix(pool @ Z, dtype=np.float64))
+    used = per_cell.copy()
+    used.data = (used.data != 0).astype(np.float64)
+    cls = cells[:, 0]
+    share = 1.0 / np.bincount(cls)[cls]  # each cell's share of its class
+    mean = sparse.csr_matrix((share, (cls, np.arange(len(cells)))), shape=(n_classes, len(cells)))
+    centroids[:] = (mean @ per_cell).multiply(mean @ used).toarray()
+    return normalize(centroids)
+
+
 class MetricMatchFeatures(TransformerMixin, BaseEstimator):
     """How strongly a conversation's words point at the row's metric, learned from the scores.
 
@@ -143,6 +168,19 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         probability's (0.94 / 0.89 / 0.84 against 0.94 / 0.89 / 0.85;
         ``benchmarks/bench_match_drift.py``). Ratios are unchanged when all scores shrink by
         one factor, so a booster's thresholds on them still hold.
+    pooling : {"rows", "phrasing"}, default="rows"
+        How the centroid classifier pools a metric's rows. ``"rows"``: the score-weighted sum
+        of its rows' TF-IDF vectors, so a phrasing (template) many of its training rows share
+        dominates the centroid with its own words. ``"phrasing"``: the rows are first pooled
+        per cluster of similar phrasing (:func:`gbscore.model_selection.phrasing_groups`, as
+        for ``crossfit="phrasing"``) into unit vectors; the metric's centroid is their mean,
+        each word scaled by the share of the metric's clusters that use it. A word every
+        phrasing of the metric uses (its topic) then outweighs a word of one phrasing, which a
+        conversation phrased anew will not share. On judgebench-dev, for test rows of phrasing
+        no training row shared, the matched/mismatched AUC of ``match_ratio__metric`` rose
+        from 0.891 / 0.917 / 0.906 to 0.912 / 0.928 / 0.917 (three held-out draws), and with
+        the metric names' words taken out from 0.837 / 0.869 / 0.865 to 0.861 / 0.882 / 0.873;
+        on seen phrasing it moved by under 0.01 either way. Only for ``classifier="centroid"``.
     crossfit : {"conversation", "phrasing"}, default="conversation"
         How the cross-fitting folds are grouped. With ``"phrasing"`` a row is scored by a
         model that saw no conversation phrased like it (clusters of
@@ -159,6 +197,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         "n_splits": [Interval(numbers.Integral, 2, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "crossfit": [StrOptions({"conversation", "phrasing"})],
+        "pooling": [StrOptions({"rows", "phrasing"})],
         "output": [StrOptions(set(_NAMES))],
     }
 
@@ -174,6 +213,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         max_iter=200,
         crossfit="conversation",
         output="probability",
+        pooling="rows",
     ):
         self.text_columns = text_columns
         self.classifier = classifier
@@ -184,20 +224,22 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         self.max_iter = max_iter
         self.crossfit = crossfit
         self.output = output
+        self.pooling = pooling
 
     def fit(self, X, y):
         self._fit(X, y)
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
-        Z, names, weight, groups = self._fit(X, y)
+        Z, names, weight, groups, phrasing = self._fit(X, y)
         own = self._own_index(X)
         out = np.zeros((len(X), len(_NAMES[self.output])), dtype=np.float32)
         n_splits = min(self.n_splits, len(np.unique(groups)))
         if n_splits < 2:
             return self._features(self._proba(self.model_, Z), own)
         for train, test in GroupKFold(n_splits=n_splits).split(Z, groups=groups):
-            model = self._fit_classifier(Z[train], names[train], weight[train])
+            pools = None if phrasing is None else phrasing[train]
+            model = self._fit_classifier(Z[train], names[train], weight[train], pools)
             out[test] = self._features(self._proba(model, Z[test]), own[test])
         return out
 
@@ -216,6 +258,12 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
 
     def _fit(self, X, y):
         self._validate_params()
+        if self.pooling == "phrasing" and self.classifier != "centroid":
+            raise ValueError(
+                "MetricMatchFeatures: pooling='phrasing' pools the rows of the centroid "
+                f"classifier; classifier={self.classifier!r} has no centroids (use "
+                "classifier='centroid' or pooling='rows')"
+            )
         self._check_table(X)
         if y is None:
             raise ValueError("MetricMatchFeatures learns from the scores: fit needs y")
@@ -231,17 +279,24 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         Z = Z_unique[codes]
         names = self._own_index(X)
         weight = np.clip((y - self.min_score) / (10.0 - self.min_score), 0.0, 1.0)
-        self.model_ = self._fit_classifier(Z, names, weight)
+        phrasing = None
+        if self.pooling == "phrasing" or self.crossfit == "phrasing":
+            phrasing = table_groups(X, "phrasing", n_splits=self.n_splits)
+        pools = phrasing if self.pooling == "phrasing" else None
+        self.model_ = self._fit_classifier(Z, names, weight, pools)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        if self.crossfit == "phrasing":
-            return Z, names, weight, table_groups(X, "phrasing", n_splits=self.n_splits)
-        return Z, names, weight, conversation_groups(X)
+        groups = phrasing if self.crossfit == "phrasing" else conversation_groups(X)
+        return Z, names, weight, groups, pools
 
-    def _fit_classifier(self, Z, labels, weight):
+    def _fit_classifier(self, Z, labels, weight, pools=None):
+        """The fitted classifier: ``("centroid", unit centroids)`` or ``("logistic", model)``.
+        ``pools``: each row's phrasing cluster, for ``pooling="phrasing"``."""
         keep = weight > 0
         Z, labels, weight = Z[keep], labels[keep], weight[keep]
         n_classes = len(self.metrics_)
+        if pools is not None:
+            return ("centroid", pooled_centroids(Z, labels, weight, pools[keep], n_classes))
         if self.classifier == "centroid" or len(np.unique(labels)) < 2:
             centroids = np.zeros((n_classes, Z.shape[1]), dtype=np.float64)
             for k in np.unique(labels):
