@@ -161,6 +161,7 @@ TABLE_LEVEL = [
     InteractionFeatures(),
     MetricMatchFeatures(),
     MetricMatchFeatures(output="relative"),
+    MetricMatchFeatures(output="relative", crossfit="phrasing", pooling="phrasing"),
     ContrastiveMatchFeatures(encoder=_encoder()),
     NegativeSampler(),
     EmbeddingNoise(),
@@ -279,6 +280,13 @@ TABLE_CASES = {
         "tidy",
         ("transform",),
     ),
+    "MetricMatchFeatures-pooled": (
+        lambda emb: MetricMatchFeatures(
+            n_splits=3, output="relative", crossfit="phrasing", pooling="phrasing"
+        ),
+        "tidy",
+        ("transform",),
+    ),
     "ContrastiveMatchFeatures": (
         lambda emb: ContrastiveMatchFeatures(
             encoder=_encoder(), metric_names=list(emb.index), dim=8, n_epochs=2, n_splits=2
@@ -321,9 +329,8 @@ TABLE_EXPECTED_FAILURES = {
         ),
     },
 }
-TABLE_EXPECTED_FAILURES["MetricMatchFeatures-relative"] = TABLE_EXPECTED_FAILURES[
-    "MetricMatchFeatures"
-]
+for _variant in ("MetricMatchFeatures-relative", "MetricMatchFeatures-pooled"):
+    TABLE_EXPECTED_FAILURES[_variant] = TABLE_EXPECTED_FAILURES["MetricMatchFeatures"]
 
 # Each of these fits the whole stack once more (every base on every fold, then the refit):
 # about 3 s apiece on a loaded 2-core machine, a tenth of this module's run.

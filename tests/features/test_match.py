@@ -258,3 +258,76 @@ def test_relative_output_of_an_unknown_metric_is_zero():
     out = mm.transform(X.iloc[:3].assign(metric_name="never_seen"))
     np.testing.assert_array_equal(out[:, [0, 1, 2, 4]], 0.0)
     np.testing.assert_array_equal(out[:, 3], 1.0)  # ranks last
+
+
+def test_phrasing_pooling_weighs_each_cluster_once_and_words_by_their_clusters():
+    """Metric 0: two rows of one phrasing cluster, [1, 1, 0] each, and one row of another,
+    [1, 0, 1]. Pooled by rows, the centroid is [3, 2, 1] / |.|. Pooled by cluster: cells
+    [1, 1, 0] / sqrt 2 and [1, 0, 1] / sqrt 2, mean [1, 1/2, 1/2] / sqrt 2, times the share of
+    cells using each word, [1, 1/2, 1/2]: [1, 1/4, 1/4] / sqrt 2, unit: [2 sqrt 2, sqrt 2 / 2,
+    sqrt 2 / 2] / 3. Weights scale a row within its cell; metric 1 has no row."""
+    from scipy import sparse
+
+    from gbscore.features._match import pooled_centroids
+
+    Z = sparse.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1], [0, 2, 0]], dtype=float))
+    labels = np.array([0, 0, 0, 2])
+    pools = np.array([5, 5, 7, 5])
+    C = pooled_centroids(Z, labels, np.ones(4), pools, n_classes=3)
+    r2 = np.sqrt(2.0)
+    np.testing.assert_allclose(C[0], [2 * r2 / 3, r2 / 6, r2 / 6])
+    np.testing.assert_allclose(C[1], 0.0)
+    np.testing.assert_allclose(C[2], [0.0, 1.0, 0.0])
+    # a weight of 3 on the third row only lengthens its cell, which is normalised away
+    w = np.array([1.0, 1.0, 3.0, 1.0])
+    np.testing.assert_allclose(pooled_centroids(Z, labels, w, pools, 3), C)
+    # unequal weights within a cell tilt that cell
+    w = np.array([1.0, 1.0, 1.0, 1.0])
+    Z2 = sparse.csr_matrix(np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0]], dtype=float))
+    C2 = pooled_centroids(Z2, np.zeros(3, int), np.array([3.0, 1.0, 1.0]), np.array([0, 0, 1]), 1)
+    cell = np.array([3.0, 1.0, 0.0]) / np.sqrt(10.0)
+    expected = (cell + np.array([1.0, 0.0, 0.0])) / 2 * np.array([1.0, 0.5, 0.0])
+    np.testing.assert_allclose(C2[0], expected / np.linalg.norm(expected))
+    assert pooled_centroids(Z[:0], labels[:0], w[:0], pools[:0], 2).shape == (2, 3)
+
+
+def test_phrasing_pooling_end_to_end_matches_the_centroids_from_the_phrasing_clusters():
+    """pooling="phrasing" inside the estimator: its transform equals cosines to centroids
+    pooled here, by hand, from the phrasing clusters of the fit table."""
+    from gbscore._groups import table_groups
+
+    X = augmented(table(n_per=30))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
+    mm = MetricMatchFeatures(n_splits=3, output="relative", pooling="phrasing").fit(X, y)
+    groups = table_groups(X, "phrasing", n_splits=3)
+    real = np.arange(len(X)) < len(X) // 3
+    names = X["metric_name"].to_numpy()
+    metrics = sorted(set(names))
+    per_metric = [len(np.unique(groups[real & (names == m)])) for m in metrics]
+    assert min(per_metric) > 1 and max(per_metric) < 30  # pooling differs from both extremes
+    Z = mm.vectorizer_.transform(joined_texts(X)).toarray().astype(np.float64)
+    C = []
+    for m in metrics:
+        cells = []
+        for g in np.unique(groups[real & (names == m)]):
+            cell = Z[real & (names == m) & (groups == g)].sum(0)
+            cells.append(cell / np.linalg.norm(cell))
+        cells = np.array(cells)
+        c = cells.mean(0) * (cells > 0).mean(0)
+        C.append(c / np.linalg.norm(c))
+    S = Z @ np.array(C).T
+    own = np.array([metrics.index(m) for m in names])
+    s = S[np.arange(len(X)), own]
+    np.testing.assert_allclose(mm.transform(X)[:, 0], s / S.max(1), rtol=1e-4, atol=1e-5)
+    rows = MetricMatchFeatures(n_splits=3, output="relative").fit(X, y)
+    assert not np.allclose(rows.transform(X), mm.transform(X), atol=1e-3)
+    crossed = mm.fit_transform(X, y)
+    assert crossed.shape == (len(X), 5) and np.isfinite(crossed).all()
+
+
+def test_phrasing_pooling_needs_the_centroid_classifier():
+    X = table(n_per=6)
+    with pytest.raises(ValueError, match="pooling='phrasing'.*classifier='logistic'"):
+        MetricMatchFeatures(classifier="logistic", pooling="phrasing").fit(X, np.full(len(X), 9.0))
+    with pytest.raises(ValueError, match="pooling"):
+        MetricMatchFeatures(pooling="clusters").fit(X, np.full(len(X), 9.0))
