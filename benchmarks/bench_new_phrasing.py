@@ -31,7 +31,8 @@ configured model (the default stack unless ``--config``) on the rest. It then re
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_new_phrasing.py --data-dir ../shared/data/judgebench-dev \\
-        --cache-dir DIR [--config FILE] [--held-out 0.3] [--seed 0] [--strip-metric-words]
+        --cache-dir DIR [--config FILE] [--held-out 0.3] [--seed 0] [--split-threshold T]
+        [--strip-metric-words]
         [--groupings phrasing conversation] [--contributions]
 
 The last line is one JSON object with every figure.
@@ -65,16 +66,17 @@ _GROUPS = (
 )
 
 
-def new_phrasing_split(X_train, X_test, held_out, seed):
+def new_phrasing_split(X_train, X_test, held_out, seed, threshold="auto"):
     """Which test rows are of new phrasing, and which training rows stay.
 
-    Train and test conversations are clustered together by phrasing; a random ``held_out``
+    Train and test conversations are clustered together by phrasing (at cosine
+    ``threshold``; "auto": :func:`gbscore.phrasing_groups`' own choice); a random ``held_out``
     share of the clusters that hold test rows is held out: their test rows are the new
     phrasing, their training rows are dropped. Returns boolean masks ``(new, keep)`` over the
     test and training rows, and the clustering's cosine threshold.
     """
     both = pd.concat([X_train, X_test[X_train.columns]], ignore_index=True)
-    groups, threshold = phrasing_groups(both, return_threshold=True)
+    groups, threshold = phrasing_groups(both, threshold=threshold, return_threshold=True)
     g_train, g_test = groups[: len(X_train)], groups[len(X_train) :]
     test_clusters = np.unique(g_test)
     n_out = max(1, round(held_out * len(test_clusters)))
@@ -180,6 +182,11 @@ def main(argv=None):
     ap.add_argument("--held-out", type=float, default=0.3, help="share of test clusters held out")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--split-threshold", type=float, default=None,
+        help="cosine at which the split clusters phrasing (default: phrasing_groups' choice); "
+        "lower links more texts, so the held-out phrasing is further from the kept rows",
+    )  # fmt: skip
+    ap.add_argument(
         "--strip-metric-words", action="store_true",
         help="also score the new-phrasing test rows with metric-name words taken out",
     )  # fmt: skip
@@ -200,7 +207,9 @@ def main(argv=None):
     kinds = labels["kind"].to_numpy() if "kind" in labels else np.full(len(labels), "all")
     X_train, y_train = data.train.drop(columns="score"), data.train["score"].to_numpy()
 
-    new, keep, threshold = new_phrasing_split(X_train, data.test, args.held_out, args.seed)
+    new, keep, threshold = new_phrasing_split(
+        X_train, data.test, args.held_out, args.seed, args.split_threshold or "auto"
+    )
 
     config = merge_config(DEFAULT_CONFIG, load_config(args.config) if args.config else {})
     emb = data.metric_embedding_table()

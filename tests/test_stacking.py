@@ -541,16 +541,23 @@ def test_build_pipeline_stack(emb):
     assert isinstance(model, StackedScoreRegressor)
     names = [n for n, _ in model.estimators]
     assert names == ["lightgbm", "catboost_phrasing", "ridge", "lightgbm_phrasing"]
+    keys = ("crossfit", "output", "pooling")
     match = {
-        n: (b.get_params()["features__match__crossfit"], b.get_params()["features__match__output"])
-        for n, b in model.estimators
+        n: tuple(b.get_params()[f"features__match__{k}"] for k in keys) for n, b in model.estimators
     }
     assert match == {
-        "lightgbm": ("conversation", "probability"),
-        "catboost_phrasing": ("phrasing", "relative"),
-        "ridge": ("conversation", "probability"),
-        "lightgbm_phrasing": ("phrasing", "relative"),
+        "lightgbm": ("conversation", "probability", "phrasing"),
+        "catboost_phrasing": ("phrasing", "relative", "phrasing"),
+        "ridge": ("conversation", "probability", "phrasing"),
+        "lightgbm_phrasing": ("phrasing", "relative", "phrasing"),
     }
+    single = build_pipeline({"model": "lightgbm", **SHARED}, metric_embeddings=emb)
+    assert single.get_params()["features__match__pooling"] == "phrasing"
+    rows = {**SHARED, "model": "lightgbm"}
+    rows["params"] = {**SHARED["params"], "features__match__pooling": "rows"}
+    assert build_pipeline(rows, metric_embeddings=emb).get_params()["features__match__pooling"] == (
+        "rows"
+    )
     for _, base in model.estimators:  # learned matching is on by default
         assert type(base.get_params()["features__contrast"]).__name__ == "ContrastiveMatchFeatures"
     assert isinstance(model.final_estimator, LinearRegression) and model.final_estimator.positive

@@ -225,6 +225,11 @@ def suggest_interact(trial, *, passthrough=True):
         params["features__match__output"] = trial.suggest_categorical(
             "features__match__output", ["probability", "relative"]
         )
+        # Pooling per phrasing cluster serves new phrasing, per row serves near-copies of
+        # the training texts (MetricMatchFeatures.pooling); the CV's folds decide.
+        params["features__match__pooling"] = trial.suggest_categorical(
+            "features__match__pooling", ["phrasing", "rows"]
+        )
     else:
         params["features__match"] = "drop"
     return params

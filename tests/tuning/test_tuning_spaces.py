@@ -42,7 +42,7 @@ def test_every_suggestion_is_a_valid_json_config(model, bands, fast, data):
 
 
 def test_search_covers_policies_blocks_and_strategy_mix():
-    seen = {"policy": set(), "blocks": set(), "passthrough": set(), "table": set(), "match": set()}
+    seen = {k: set() for k in ("policy", "blocks", "passthrough", "table", "match", "pooling")}
     for trial in _trials(60, seed=1):
         params = suggest_params(trial, "ridge", bands=True)
         seen["policy"].add(params["augment__label_policy"]["kind"])
@@ -50,6 +50,7 @@ def test_search_covers_policies_blocks_and_strategy_mix():
         seen["passthrough"].add(params["interact__passthrough"])
         seen["table"].add(params.get("features__table", "used"))
         seen["match"].add(params.get("features__match__output", params.get("features__match")))
+        seen["pooling"].add(params.get("features__match__pooling", params.get("features__match")))
         assert {"augment__swap_random", "augment__swap_near", "augment__response_mismatch"} <= set(
             params
         )
@@ -58,6 +59,7 @@ def test_search_covers_policies_blocks_and_strategy_mix():
     assert seen["passthrough"] == {"all", "non_embedding", "none"}
     assert seen["table"] == {"drop", "used"}
     assert seen["match"] == {"drop", "probability", "relative"}
+    assert seen["pooling"] == {"drop", "phrasing", "rows"}
 
 
 def test_bands_are_searched_by_default_and_build_pipeline_resolves_them():
