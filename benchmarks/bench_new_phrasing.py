@@ -208,7 +208,11 @@ def main(argv=None):
     X_train, y_train = data.train.drop(columns="score"), data.train["score"].to_numpy()
 
     new, keep, threshold = new_phrasing_split(
-        X_train, data.test, args.held_out, args.seed, args.split_threshold or "auto"
+        X_train,
+        data.test,
+        args.held_out,
+        args.seed,
+        "auto" if args.split_threshold is None else args.split_threshold,
     )
 
     config = merge_config(DEFAULT_CONFIG, load_config(args.config) if args.config else {})

@@ -114,6 +114,21 @@ def pooled_centroids(Z, labels, weight, pools, n_classes):
     return normalize(centroids)
 
 
+def cell_balanced_weights(labels, pools, weight):
+    """Row weights rescaled so every (class, cluster) cell has the same total, the mean one.
+
+    ``pooling="phrasing"`` for the logistic classifier: each phrasing cluster of a metric
+    counts once, as for the centroids, and the total weight (which the regularisation is
+    measured against) is unchanged.
+    """
+    if len(weight) == 0:
+        return weight
+    _, cell_of = np.unique(np.column_stack([labels, pools]), axis=0, return_inverse=True)
+    cell_of = np.asarray(cell_of).ravel()
+    totals = np.bincount(cell_of, weights=weight)
+    return weight / totals[cell_of] * (weight.sum() / len(totals))
+
+
 class MetricMatchFeatures(TransformerMixin, BaseEstimator):
     """How strongly a conversation's words point at the row's metric, learned from the scores.
 
@@ -168,6 +183,11 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         probability's (0.94 / 0.89 / 0.84 against 0.94 / 0.89 / 0.85;
         ``benchmarks/bench_match_drift.py``). Ratios are unchanged when all scores shrink by
         one factor, so a booster's thresholds on them still hold.
+    crossfit : {"conversation", "phrasing"}, default="conversation"
+        How the cross-fitting folds are grouped. With ``"phrasing"`` a row is scored by a
+        model that saw no conversation phrased like it (clusters of
+        :func:`gbscore.model_selection.phrasing_groups`), so the booster learns how far to
+        trust these features on new phrasing instead of on near-copies of training texts.
     pooling : {"rows", "phrasing"}, default="rows"
         How the centroid classifier pools a metric's rows. ``"rows"``: the score-weighted sum
         of its rows' TF-IDF vectors, so a phrasing (template) many of its training rows share
@@ -180,15 +200,17 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         no training row shared, the matched/mismatched AUC of ``match_ratio__metric`` rose
         from 0.891 / 0.917 / 0.906 to 0.912 / 0.928 / 0.917 (three held-out draws), and with
         the metric names' words taken out from 0.837 / 0.869 / 0.865 to 0.861 / 0.882 / 0.873;
-        on seen phrasing it moved by under 0.01 either way. Only for ``classifier="centroid"``.
+        on seen phrasing it moved by under 0.01 either way. With ``classifier="logistic"``
+        the rows are reweighted instead, so that each (metric, cluster) cell carries the same
+        total weight. The clusters are found on the texts of all rows given to ``fit``
+        (no labels), and each cross-fitting fold pools its own training rows by them.
         The pipelines :func:`gbscore.build_pipeline` makes use ``"phrasing"``: on tests of
         new phrasing it lowered the stack's RMSE, as it did the phrasing-fold CV (README).
-    crossfit : {"conversation", "phrasing"}, default="conversation"
-        How the cross-fitting folds are grouped. With ``"phrasing"`` a row is scored by a
-        model that saw no conversation phrased like it (clusters of
-        :func:`gbscore.model_selection.phrasing_groups`), so the booster learns how far to
-        trust these features on new phrasing instead of on near-copies of training texts.
     """
+
+    #: Class-level default, so that models saved before the parameter existed still load
+    #: (they were fitted with rows pooling).
+    pooling = "rows"
 
     _parameter_constraints: dict = {
         "text_columns": [tuple, list],
@@ -260,12 +282,6 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
 
     def _fit(self, X, y):
         self._validate_params()
-        if self.pooling == "phrasing" and self.classifier != "centroid":
-            raise ValueError(
-                "MetricMatchFeatures: pooling='phrasing' pools the rows of the centroid "
-                f"classifier; classifier={self.classifier!r} has no centroids (use "
-                "classifier='centroid' or pooling='rows')"
-            )
         self._check_table(X)
         if y is None:
             raise ValueError("MetricMatchFeatures learns from the scores: fit needs y")
@@ -297,8 +313,10 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         keep = weight > 0
         Z, labels, weight = Z[keep], labels[keep], weight[keep]
         n_classes = len(self.metrics_)
-        if pools is not None:
+        if pools is not None and self.classifier == "centroid":
             return ("centroid", pooled_centroids(Z, labels, weight, pools[keep], n_classes))
+        if pools is not None:
+            weight = cell_balanced_weights(labels, pools[keep], weight)
         if self.classifier == "centroid" or len(np.unique(labels)) < 2:
             centroids = np.zeros((n_classes, Z.shape[1]), dtype=np.float64)
             for k in np.unique(labels):

@@ -291,43 +291,103 @@ def test_phrasing_pooling_weighs_each_cluster_once_and_words_by_their_clusters()
     assert pooled_centroids(Z[:0], labels[:0], w[:0], pools[:0], 2).shape == (2, 3)
 
 
+def hand_pooled_centroids(Z, names, rows, groups, metrics):
+    """Unit centroids pooled per phrasing cluster, written out densely from the definition:
+    per metric, each cluster's summed rows made unit, averaged, scaled by the share of the
+    clusters using each word, made unit (zero for a metric without rows)."""
+    C = []
+    for m in metrics:
+        mine = rows & (names == m)
+        cells = []
+        for g in np.unique(groups[mine]):
+            cell = Z[mine & (groups == g)].sum(0)
+            cells.append(cell / np.linalg.norm(cell))
+        if not cells:
+            C.append(np.zeros(Z.shape[1]))
+            continue
+        cells = np.array(cells)
+        c = cells.mean(0) * (cells > 0).mean(0)
+        C.append(c / np.linalg.norm(c))
+    return np.array(C)
+
+
 def test_phrasing_pooling_end_to_end_matches_the_centroids_from_the_phrasing_clusters():
     """pooling="phrasing" inside the estimator: its transform equals cosines to centroids
-    pooled here, by hand, from the phrasing clusters of the fit table."""
-    from gbscore._groups import table_groups
+    pooled here, by hand, from the phrasing clusters of the fit table; so does each row's
+    cross-fitted feature, from the rows of the other folds only."""
+    from sklearn.model_selection import GroupKFold
 
-    X = augmented(table(n_per=30))
+    from gbscore._groups import table_groups
+    from gbscore.augment import conversation_groups
+
+    base = table(n_per=30)
+    # one conversation of its own metric: the folds that hold it out have no row of it
+    lone = base.iloc[[0]].assign(metric_name="jailbreak/lone", response="lone words only")
+    X = augmented(pd.concat([base, lone], ignore_index=True))
     y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
-    mm = MetricMatchFeatures(n_splits=3, output="relative", pooling="phrasing").fit(X, y)
+    mm = MetricMatchFeatures(n_splits=3, output="relative", pooling="phrasing")
+    crossed = mm.fit_transform(X, y)
     groups = table_groups(X, "phrasing", n_splits=3)
     real = np.arange(len(X)) < len(X) // 3
     names = X["metric_name"].to_numpy()
     metrics = sorted(set(names))
-    per_metric = [len(np.unique(groups[real & (names == m)])) for m in metrics]
+    per_metric = [len(np.unique(groups[real & (names == m)])) for m in TOPICS]
     assert min(per_metric) > 1 and max(per_metric) < 30  # pooling differs from both extremes
     Z = mm.vectorizer_.transform(joined_texts(X)).toarray().astype(np.float64)
-    C = []
-    for m in metrics:
-        cells = []
-        for g in np.unique(groups[real & (names == m)]):
-            cell = Z[real & (names == m) & (groups == g)].sum(0)
-            cells.append(cell / np.linalg.norm(cell))
-        cells = np.array(cells)
-        c = cells.mean(0) * (cells > 0).mean(0)
-        C.append(c / np.linalg.norm(c))
-    S = Z @ np.array(C).T
     own = np.array([metrics.index(m) for m in names])
-    s = S[np.arange(len(X)), own]
-    np.testing.assert_allclose(mm.transform(X)[:, 0], s / S.max(1), rtol=1e-4, atol=1e-5)
-    rows = MetricMatchFeatures(n_splits=3, output="relative").fit(X, y)
-    assert not np.allclose(rows.transform(X), mm.transform(X), atol=1e-3)
-    crossed = mm.fit_transform(X, y)
+    rows = np.arange(len(X))
+
+    def ratio(C, at):
+        S = Z[at] @ C.T
+        return S[np.arange(len(at)), own[at]] / S.max(1)
+
+    C = hand_pooled_centroids(Z, names, real, groups, metrics)
+    np.testing.assert_allclose(mm.transform(X)[:, 0], ratio(C, rows), rtol=1e-4, atol=1e-5)
+    folds = GroupKFold(n_splits=3).split(Z, groups=conversation_groups(X))
+    for train, test in folds:
+        in_train = np.isin(rows, train)
+        C = hand_pooled_centroids(Z, names, real & in_train, groups, metrics)
+        np.testing.assert_allclose(crossed[test, 0], ratio(C, test), rtol=1e-4, atol=1e-5)
     assert crossed.shape == (len(X), 5) and np.isfinite(crossed).all()
+    lone_rows = names == "jailbreak/lone"
+    assert (crossed[lone_rows & real, 0] == 0).all()  # its metric had no training row there
+    plain = MetricMatchFeatures(n_splits=3, output="relative").fit(X, y)
+    assert not np.allclose(plain.transform(X), mm.transform(X), atol=1e-3)
 
 
-def test_phrasing_pooling_needs_the_centroid_classifier():
-    X = table(n_per=6)
-    with pytest.raises(ValueError, match="pooling='phrasing'.*classifier='logistic'"):
-        MetricMatchFeatures(classifier="logistic", pooling="phrasing").fit(X, np.full(len(X), 9.0))
+def test_cell_balanced_weights_give_every_metric_cluster_cell_the_mean_total():
+    """Cells (0, a): weights 1 and 3, (0, b): 2, (1, a): 6; total 12 over 3 cells, so each
+    cell totals 4: 1, 3 -> 1, 3; 2 -> 4; 6 -> 4."""
+    from gbscore.features._match import cell_balanced_weights
+
+    w = cell_balanced_weights(
+        np.array([0, 0, 0, 1]), np.array([7, 7, 9, 7]), np.array([1.0, 3.0, 2.0, 6.0])
+    )
+    np.testing.assert_allclose(w, [1.0, 3.0, 4.0, 4.0])
+    assert cell_balanced_weights(np.array([], int), np.array([], int), np.array([])).size == 0
+
+
+def test_phrasing_pooling_of_the_logistic_classifier_reweights_its_rows():
+    X = augmented(table(n_per=30))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
+    pooled = MetricMatchFeatures(classifier="logistic", pooling="phrasing", n_splits=3)
+    rows = MetricMatchFeatures(classifier="logistic", n_splits=3)
+    a, b = pooled.fit(X, y).transform(X), rows.fit(X, y).transform(X)
+    assert np.isfinite(a).all() and not np.allclose(a, b, atol=1e-4)
+    assert (a[: len(X) // 3, 0] > 0.5).mean() > 0.9  # real rows still point at their metric
     with pytest.raises(ValueError, match="pooling"):
-        MetricMatchFeatures(pooling="clusters").fit(X, np.full(len(X), 9.0))
+        MetricMatchFeatures(pooling="clusters").fit(X, y)
+
+
+def test_a_model_saved_before_pooling_existed_loads_with_rows_pooling():
+    import pickle
+
+    from sklearn.base import clone
+
+    X = table(n_per=6)
+    mm = MetricMatchFeatures(n_splits=2).fit(X, np.full(len(X), 9.0))
+    del mm.__dict__["pooling"]  # as unpickled from a file written before the parameter
+    old = pickle.loads(pickle.dumps(mm))
+    assert old.get_params()["pooling"] == "rows" and "MetricMatchFeatures" in repr(old)
+    assert clone(old).pooling == "rows"
+    np.testing.assert_array_equal(old.transform(X), mm.transform(X))
