@@ -90,6 +90,12 @@ def _fit_tfidf_now(unique_texts, max_features):
     return vectorizer, Z
 
 
+def _cells(labels, pools):
+    """The distinct (class, cluster) pairs, one per row, and each row's index among them."""
+    cells, cell_of = np.unique(np.column_stack([labels, pools]), axis=0, return_inverse=True)
+    return cells, np.asarray(cell_of).ravel()  # ravel: the inverse's shape varied across numpy 2.x
+
+
 def pooled_centroids(Z, labels, weight, pools, n_classes):
     """Unit centroid per class, pooled by phrasing cluster (``pooling="phrasing"``).
 
@@ -101,8 +107,7 @@ def pooled_centroids(Z, labels, weight, pools, n_classes):
     centroids = np.zeros((n_classes, Z.shape[1]), dtype=np.float64)
     if n_rows == 0:
         return centroids
-    cells, cell_of = np.unique(np.column_stack([labels, pools]), axis=0, return_inverse=True)
-    cell_of = np.asarray(cell_of).ravel()
+    cells, cell_of = _cells(labels, pools)
     pool = sparse.csr_matrix((weight, (cell_of, np.arange(n_rows))), shape=(len(cells), n_rows))
     per_cell = normalize(sparse.csr_matrix(pool @ Z, dtype=np.float64))
     used = per_cell.copy()
@@ -123,8 +128,7 @@ def cell_balanced_weights(labels, pools, weight):
     """
     if len(weight) == 0:
         return weight
-    _, cell_of = np.unique(np.column_stack([labels, pools]), axis=0, return_inverse=True)
-    cell_of = np.asarray(cell_of).ravel()
+    _, cell_of = _cells(labels, pools)
     totals = np.bincount(cell_of, weights=weight)
     return weight / totals[cell_of] * (weight.sum() / len(totals))
 
@@ -255,15 +259,15 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
-        Z, names, weight, groups, phrasing = self._fit(X, y)
+        Z, names, weight, groups, pools = self._fit(X, y)
         own = self._own_index(X)
         out = np.zeros((len(X), len(_NAMES[self.output])), dtype=np.float32)
         n_splits = min(self.n_splits, len(np.unique(groups)))
         if n_splits < 2:
             return self._features(self._proba(self.model_, Z), own)
         for train, test in GroupKFold(n_splits=n_splits).split(Z, groups=groups):
-            pools = None if phrasing is None else phrasing[train]
-            model = self._fit_classifier(Z[train], names[train], weight[train], pools)
+            fold_pools = None if pools is None else pools[train]
+            model = self._fit_classifier(Z[train], names[train], weight[train], fold_pools)
             out[test] = self._features(self._proba(model, Z[test]), own[test])
         return out
 
