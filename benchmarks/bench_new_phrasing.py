@@ -10,7 +10,9 @@ configured model (the default stack unless ``--config``) on the rest. It then re
   ("seen phrasing"), overall and per ``kind`` (matched, general, mismatched);
 * the model's own CV on the reduced training rows, both fold groupings (the stack's
   out-of-fold rows for its own grouping; ``cross_val_oof`` for a single pipeline);
-* the gap between each CV figure and the new-phrasing test RMSE;
+* the gap between each CV figure and the new-phrasing test RMSE, and each CV reweighted to
+  the new-phrasing and to the seen-phrasing test rows' distance from the kept training
+  phrasing (:func:`gbscore.model_selection.phrasing_distance_weights`);
 * the mean and the share below 5 of truth and prediction on each test set, overall and on
   matched rows (on held-out data of new phrasing gbscore predicted a mean of 5.4 with 47%
   below 5 where the truth had 6.2 and 31%: matched rows scored as mismatched);
@@ -59,7 +61,12 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
 from gbscore.data import load_competition, load_test_labels
 from gbscore.finetune import finetune_encoder
-from gbscore.model_selection import cross_val_oof, phrasing_groups, rmse
+from gbscore.model_selection import (
+    cross_val_oof,
+    phrasing_distance_weights,
+    phrasing_groups,
+    rmse,
+)
 from gbscore.models import LightGBMScoreRegressor
 from gbscore.pipeline import transform_prefix
 
@@ -307,7 +314,16 @@ def main(argv=None):
                 show_progress=False,
             )
             scores = oof.scores().loc["model"]
+            stack_oof, column = oof, "model"
+        if hasattr(model, "oof_"):
+            stack_oof, column = stack.oof_, "stack"
         result["cv"][grouping] = {"shift": scores.rmse_shift, "real": scores.rmse_plain}
+        # The same CV reweighted to each test set's distance from the kept training phrasing.
+        for part, mask in (("new", new), ("seen", ~new)):
+            dw = phrasing_distance_weights(stack_oof, X_fit, data.test[mask])
+            weighted = stack_oof.scores(sample_weight=dw.weights).loc[column]
+            result["cv"][grouping][f"shift_weighted_{part}"] = weighted.rmse_shift
+            result["cv"][grouping][f"distance_{part}"] = dw.summary()
 
     print(f"\n{'':36s} {'all':>7s} " + " ".join(f"{k:>10s}" for k in sorted(set(kinds))))
     for name in rows:
@@ -330,6 +346,16 @@ def main(argv=None):
             f"{grouping + '-fold CV (shift-aware)':36s} {cv['shift']:7.3f}   "
             f"new-phrasing test minus CV: {gap:+.3f}   (real rows only: {cv['real']:.3f})"
         )
+        for part in ("new", "seen"):
+            d = cv[f"distance_{part}"]
+            test = result[f"test_{part}"]["all"]
+            print(
+                f"{'  weighted to ' + part + '-phrasing test':36s} "
+                f"{cv[f'shift_weighted_{part}']:7.3f}   test minus it: "
+                f"{test - cv[f'shift_weighted_{part}']:+.3f}   (median nearest-train cosine: "
+                f"CV {d['median_similarity_cv']:.2f}, test {d['median_similarity_test']:.2f}; "
+                f"effective rows {d['effective_rows']:.0f} of {d['n_real']})"
+            )
     for name, table in result.get("contributions", {}).items():
         print(f"\nmean contribution on matched test rows, {name} (LightGBM pred_contrib)")
         print(pd.DataFrame(table).to_string(float_format=lambda v: f"{v:7.3f}"))

@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from ._schema import TEXT_COLUMNS, conversation_groups, conversation_text
 from .exceptions import ConfigError
 
-__all__ = ["GROUPINGS", "phrasing_groups", "table_groups"]
+__all__ = ["GROUPINGS", "phrasing_groups", "phrasing_vectors", "table_groups"]
 
 log = logging.getLogger("gbscore")
 
@@ -37,18 +37,26 @@ GROUPINGS = ("phrasing", "conversation")
 _THRESHOLDS = tuple(np.round(np.arange(0.30, 0.951, 0.05), 2))
 
 
+def phrasing_vectors(texts):
+    """Unit word uni/bigram TF-IDF rows of ``texts``: the similarity phrasing is measured in.
+
+    Word uni- and bigrams: a template or a near-duplicate shares its word sequences, while
+    two texts on one topic in different words share few bigrams. Raises ``ValueError`` when
+    no word occurs twice.
+    """
+    return TfidfVectorizer(
+        analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32
+    ).fit_transform(texts)
+
+
 def _similar_pairs(texts, min_similarity, chunk=2048):
     """Sparse upper-triangle graph of text pairs whose word TF-IDF cosine is >= min_similarity.
 
-    Word uni- and bigrams: a template or a near-duplicate shares its word sequences, while
-    two texts on one topic in different words share few bigrams. The product is taken in row
-    chunks so memory stays at O(chunk x n) whatever the data size.
+    The product is taken in row chunks so memory stays at O(chunk x n) whatever the data size.
     """
     from scipy import sparse
 
-    vectors = TfidfVectorizer(
-        analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32
-    ).fit_transform(texts)
+    vectors = phrasing_vectors(texts)
     n = vectors.shape[0]
     parts = []
     for start in range(0, n, chunk):

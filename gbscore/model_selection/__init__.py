@@ -26,6 +26,7 @@ held-out conversation then has a near-duplicate in training. The threshold is th
 """
 
 from .._groups import GROUPINGS, phrasing_groups, table_groups
+from ._distance import DistanceWeights, phrasing_distance_weights
 from ._loop import check_table, cross_val_oof
 from ._oof import SCORE_BINS, OOFPredictions, per_bin_rmse, rmse
 from ._split import (
@@ -41,6 +42,7 @@ __all__ = [
     "GROUPINGS",
     "SCORE_BINS",
     "ConversationKFold",
+    "DistanceWeights",
     "HeldOutPairs",
     "OOFPredictions",
     "check_cv",
@@ -53,4 +55,5 @@ __all__ = [
     "phrasing_groups",
     "rmse",
     "table_groups",
+    "phrasing_distance_weights",
 ]

@@ -27,13 +27,16 @@ _ROW_SETS = ("shift_aware", "real")
 _FORMAT = "gbscore-oof/2"
 
 
-def rmse(y_true, y_pred):
-    """Root mean squared error (NaN for empty input)."""
+def rmse(y_true, y_pred, sample_weight=None):
+    """Root mean squared error, weighted by ``sample_weight`` if given (NaN for no weight)."""
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
-    if len(y_true) == 0:
+    if sample_weight is None:
+        return float(np.sqrt(np.mean((y_true - y_pred) ** 2))) if len(y_true) else float("nan")
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.sum() <= 0:
         return float("nan")
-    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+    return float(np.sqrt(np.sum(w * (y_true - y_pred) ** 2) / w.sum()))
 
 
 def per_bin_rmse(y_true, y_pred):
@@ -120,8 +123,13 @@ class OOFPredictions:
         done = self.fold >= 0
         return done if rows == "shift_aware" else done & ~self.is_shifted
 
-    def scores(self):
+    def scores(self, sample_weight=None):
         """RMSE per model: plain (real rows), shift-aware (all rows), shifted pairs only.
+
+        Parameters
+        ----------
+        sample_weight : array of shape (n,), default=None
+            Row weights, e.g. :func:`phrasing_distance_weights`' to match a test set.
 
         Returns
         -------
@@ -131,15 +139,23 @@ class OOFPredictions:
         done = self.fold >= 0
         real = done & ~self.is_shifted
         shifted = done & self.is_shifted
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w is not None and w.shape != self.y.shape:
+            raise ValueError(f"sample_weight has shape {w.shape}; expected {self.y.shape}")
         out = []
         for name in self.models:
             p = self.preds[name].to_numpy()
             out.append(
                 {
                     "model": name,
-                    "rmse_plain": rmse(self.y[real], p[real]),
-                    "rmse_shift": rmse(self.y[done], p[done]),
-                    "rmse_shifted_only": rmse(self.y[shifted], p[shifted]),
+                    **{
+                        key: rmse(self.y[m], p[m], None if w is None else w[m])
+                        for key, m in (
+                            ("rmse_plain", real),
+                            ("rmse_shift", done),
+                            ("rmse_shifted_only", shifted),
+                        )
+                    },
                 }
             )
         return pd.DataFrame(out).set_index("model").sort_values("rmse_shift")
