@@ -56,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
@@ -69,6 +70,7 @@ from gbscore.model_selection import (
 )
 from gbscore.models import LightGBMScoreRegressor
 from gbscore.pipeline import transform_prefix
+from gbscore.stacking._meta import default_meta, meta_frame
 
 # Feature groups of --contributions, by the first match on a feature name.
 _GROUPS = (
@@ -156,6 +158,28 @@ def contributions(model, parts):
             table[f"{part} - {first}"] = table[part] - table[first]
         tables[name] = table
     return tables
+
+
+def _reweighted_meta(stack, weights, X_test, y_test):
+    """Test RMSE of the stack with its meta-learner refitted on reweighted out-of-fold rows.
+
+    The bases are the stack's own refits; only the linear combination changes (no calibration
+    map, which the default stack does not use).
+    """
+    models = [name for name, _ in stack.estimators]
+    oof = stack.oof_
+    mask = oof.rows_mask(stack.meta_rows)
+    final = stack.final_estimator if stack.final_estimator is not None else default_meta()
+    meta = clone(final).fit(meta_frame(oof, models, mask), oof.y[mask], sample_weight=weights[mask])
+    bases = stack.predict_bases(X_test)
+    pred = np.clip(meta.predict(bases[models]), 0.0, 10.0)
+    before = np.clip(stack.final_estimator_.predict(bases[models]), 0.0, 10.0)
+    return {
+        "test_rmse": rmse(y_test, pred),
+        "test_rmse_unweighted_meta": rmse(y_test, before),
+        "weights": dict(zip(models, np.round(meta.coef_, 3).tolist(), strict=True)),
+        "intercept": float(meta.intercept_),
+    }
 
 
 def metric_name_words(metric_names):
@@ -265,6 +289,7 @@ def main(argv=None):
         "finetune_seconds": finetune_seconds,
         "test_new": _rmse_by_kind(y_test[new], pred[new], kinds[new]),
         "test_seen": _rmse_by_kind(y_test[~new], pred[~new], kinds[~new]),
+        "test_all": _rmse_by_kind(y_test, pred, kinds),
         "cv": {},
         "levels": {
             "test_new": _levels(y_test[new], pred[new], kinds[new]),
@@ -318,12 +343,18 @@ def main(argv=None):
         if hasattr(model, "oof_"):
             stack_oof, column = stack.oof_, "stack"
         result["cv"][grouping] = {"shift": scores.rmse_shift, "real": scores.rmse_plain}
-        # The same CV reweighted to each test set's distance from the kept training phrasing.
-        for part, mask in (("new", new), ("seen", ~new)):
+        # The same CV reweighted to each test set's distance from the kept training phrasing;
+        # for the stack's own CV, also its meta-learner refitted on the reweighted rows.
+        parts = (("new", new), ("seen", ~new), ("all", np.ones(len(new), dtype=bool)))
+        for part, mask in parts:
             dw = phrasing_distance_weights(stack_oof, X_fit, data.test[mask])
             weighted = stack_oof.scores(sample_weight=dw.weights).loc[column]
             result["cv"][grouping][f"shift_weighted_{part}"] = weighted.rmse_shift
             result["cv"][grouping][f"distance_{part}"] = dw.summary()
+            if hasattr(model, "oof_") and stack is model:
+                result.setdefault("meta_reweighted", {})[part] = _reweighted_meta(
+                    model, dw.weights, data.test[mask], y_test[mask]
+                )
 
     print(f"\n{'':36s} {'all':>7s} " + " ".join(f"{k:>10s}" for k in sorted(set(kinds))))
     for name in rows:
@@ -346,16 +377,22 @@ def main(argv=None):
             f"{grouping + '-fold CV (shift-aware)':36s} {cv['shift']:7.3f}   "
             f"new-phrasing test minus CV: {gap:+.3f}   (real rows only: {cv['real']:.3f})"
         )
-        for part in ("new", "seen"):
+        for part in ("new", "seen", "all"):
             d = cv[f"distance_{part}"]
             test = result[f"test_{part}"]["all"]
             print(
-                f"{'  weighted to ' + part + '-phrasing test':36s} "
+                f"{'  weighted to the ' + part + ' test rows':36s} "
                 f"{cv[f'shift_weighted_{part}']:7.3f}   test minus it: "
                 f"{test - cv[f'shift_weighted_{part}']:+.3f}   (median nearest-train cosine: "
                 f"CV {d['median_similarity_cv']:.2f}, test {d['median_similarity_test']:.2f}; "
                 f"effective rows {d['effective_rows']:.0f} of {d['n_real']})"
             )
+    for part, r in result.get("meta_reweighted", {}).items():
+        print(
+            f"{'meta-learner reweighted to ' + part:36s} test {r['test_rmse']:7.3f} (unweighted "
+            f"meta-learner {r['test_rmse_unweighted_meta']:.3f}); weights {r['weights']}, "
+            f"intercept {r['intercept']:.3f}"
+        )
     for name, table in result.get("contributions", {}).items():
         print(f"\nmean contribution on matched test rows, {name} (LightGBM pred_contrib)")
         print(pd.DataFrame(table).to_string(float_format=lambda v: f"{v:7.3f}"))
