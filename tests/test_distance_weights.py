@@ -44,6 +44,18 @@ def _oof(X, fold, preds, y, shifted_rows=()):
     )
 
 
+def _far_test():
+    """One test row whose words no training row uses: similarity 0 to all of them."""
+    return pd.DataFrame(
+        {
+            "system_prompt": ["x"],
+            "user_prompt": ["zzz qqq"],
+            "response": ["www"],
+            "metric_name": "m",
+        }
+    )
+
+
 def test_weighted_rmse_by_hand():
     # errors 1 and 3 with weights 3 and 1: sqrt((3*1 + 1*9) / 4) = sqrt(3)
     assert rmse([0, 0], [1, 3], [3, 1]) == pytest.approx(np.sqrt(3.0))
@@ -70,14 +82,7 @@ def test_similarities_and_weights_follow_the_test_distance():
     assert w[~copies & (dw.similarity_cv < 0.5)].max() == 0
 
     # A test set of new words only: similarity 0, all weight on the least similar rows.
-    far = pd.DataFrame(
-        {
-            "system_prompt": ["x"],
-            "user_prompt": ["zzz qqq"],
-            "response": ["www"],
-            "metric_name": "m",
-        }
-    )
+    far = _far_test()
     dw_far = phrasing_distance_weights(oof, X, far)
     np.testing.assert_allclose(dw_far.similarity_test, 0.0, atol=1e-9)
     w_far = dw_far.weights[: len(X)]
@@ -97,14 +102,7 @@ def test_weighted_scores_weigh_the_rows_like_the_test():
     assert plain.rmse_plain == pytest.approx(np.sqrt(3 * 16 / 20))
 
     near = X.iloc[[0, 2, 4]].assign(system_prompt="test")
-    far = pd.DataFrame(
-        {
-            "system_prompt": ["x"],
-            "user_prompt": ["zzz qqq"],
-            "response": ["www"],
-            "metric_name": "m",
-        }
-    )
+    far = _far_test()
     w_near = phrasing_distance_weights(oof, X, near).weights
     w_far = phrasing_distance_weights(oof, X, far).weights
     assert oof.scores(sample_weight=w_near).loc["model"].rmse_plain == pytest.approx(0.0)
@@ -114,14 +112,7 @@ def test_weighted_scores_weigh_the_rows_like_the_test():
 def test_shifted_pairs_carry_their_source_rows_weight():
     X, fold = _train_table()
     oof = _oof(X, fold, preds=np.zeros(len(X)), y=np.zeros(len(X)), shifted_rows=[0, 15, -1])
-    far = pd.DataFrame(
-        {
-            "system_prompt": ["x"],
-            "user_prompt": ["zzz qqq"],
-            "response": ["www"],
-            "metric_name": "m",
-        }
-    )
+    far = _far_test()
     dw = phrasing_distance_weights(oof, X, far)
     n = len(X)
     assert dw.weights[n] == dw.weights[0]
