@@ -138,5 +138,11 @@ def test_errors_say_what_is_wrong():
         phrasing_distance_weights(oof, X.iloc[1:], X.iloc[[0]])
     with pytest.raises(GbscoreError, match="X_test has no rows"):
         phrasing_distance_weights(oof, X, X.iloc[:0])
+    lonely = pd.DataFrame(
+        {"system_prompt": ["x", "y"], "user_prompt": ["aa", "bb"], "response": ["cc", "dd"]}
+    ).assign(metric_name="m")
+    lonely_oof = _oof(lonely, np.array([0, 1]), preds=np.zeros(2), y=np.zeros(2))
+    with pytest.raises(GbscoreError, match="no word occurs in two"):
+        phrasing_distance_weights(lonely_oof, lonely, _far_test())
     with pytest.raises(ValueError, match="sample_weight has shape"):
         oof.scores(sample_weight=np.ones(3))

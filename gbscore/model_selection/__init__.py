@@ -52,8 +52,8 @@ __all__ = [
     "fold_seed",
     "heldout_pairs",
     "per_bin_rmse",
+    "phrasing_distance_weights",
     "phrasing_groups",
     "rmse",
     "table_groups",
-    "phrasing_distance_weights",
 ]

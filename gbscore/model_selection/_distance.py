@@ -1,7 +1,9 @@
 """The CV reweighted to the test set's distance from the training phrasing.
 
-How far a held-out conversation is from what the model trained on drives its error: a row
-whose phrasing the training rows share is scored better than one phrased anew. The folds of
+How far a held-out conversation is from what the model trained on is one driver of its error:
+a row whose phrasing the training rows share tends to be scored better than one phrased anew
+(README, "The CV reweighted to the test set's distance from training", measures how much of
+the CV's miss this explains: part of it, on hard draws only). The folds of
 the phrasing CV hold out clusters of similar phrasing, so each held-out row has some distance
 to its fold's training rows; the test rows have their own distance to all training rows. When
 the two distributions differ (a test phrased further from train than the CV's held-out rows,
@@ -37,7 +39,8 @@ class DistanceWeights:
     Attributes
     ----------
     weights : ndarray of float, shape (n_oof,)
-        One weight per out-of-fold row (0 for a row no fold predicted); real rows average 1.
+        One weight per out-of-fold row (0 for a row no fold predicted); the real rows a fold
+        predicted average 1.
     similarity_cv : ndarray of float, shape (n_real,)
         Each real training row's largest cosine to the training conversations of the other
         folds (NaN for a row no fold predicted).
@@ -110,7 +113,13 @@ def phrasing_distance_weights(oof, X_train, X_test):
     texts = conversation_text(X_train.iloc[first_train]) + conversation_text(
         X_test.iloc[first_test]
     )
-    vectors = phrasing_vectors(texts)
+    try:
+        vectors = phrasing_vectors(texts)
+    except ValueError as exc:  # TfidfVectorizer: no term left after min_df
+        raise GbscoreError(
+            "no word occurs in two of the training and test conversations, so there is no "
+            f"phrasing similarity to match ({exc})"
+        ) from exc
     v_train, v_test = vectors[: len(first_train)], vectors[len(first_train) :]
 
     sim_test = _nearest(v_test, v_train)[conv_test]
