@@ -11,8 +11,9 @@ configured model (the default stack unless ``--config``) on the rest. It then re
 * the model's own CV on the reduced training rows, both fold groupings (the stack's
   out-of-fold rows for its own grouping; ``cross_val_oof`` for a single pipeline);
 * the gap between each CV figure and the new-phrasing test RMSE, and each CV reweighted to
-  the new-phrasing and to the seen-phrasing test rows' distance from the kept training
-  phrasing (:func:`gbscore.model_selection.phrasing_distance_weights`);
+  the new-phrasing, the seen-phrasing and all test rows' distance from the kept training
+  phrasing (:func:`gbscore.model_selection.phrasing_distance_weights`), with the stack's
+  meta-learner refitted on the reweighted rows;
 * the mean and the share below 5 of truth and prediction on each test set, overall and on
   matched rows (on held-out data of new phrasing gbscore predicted a mean of 5.4 with 47%
   below 5 where the truth had 6.2 and 31%: matched rows scored as mismatched);
@@ -327,7 +328,7 @@ def main(argv=None):
             if model.cv.grouping != grouping:
                 stack = build_pipeline(cv_config, metric_embeddings=emb, cache_dir=args.cache_dir)
                 stack.fit(X_fit, y_fit)
-            scores = stack.oof_.scores().loc["stack"]
+            cv_oof, column = stack.oof_, "stack"
         else:
             oof = cross_val_oof(
                 {"model": build_pipeline(cv_config, metric_embeddings=emb)},
@@ -338,17 +339,15 @@ def main(argv=None):
                 cache_dir=args.cache_dir,
                 show_progress=False,
             )
-            scores = oof.scores().loc["model"]
-            stack_oof, column = oof, "model"
-        if hasattr(model, "oof_"):
-            stack_oof, column = stack.oof_, "stack"
+            cv_oof, column = oof, "model"
+        scores = cv_oof.scores().loc[column]
         result["cv"][grouping] = {"shift": scores.rmse_shift, "real": scores.rmse_plain}
         # The same CV reweighted to each test set's distance from the kept training phrasing;
         # for the stack's own CV, also its meta-learner refitted on the reweighted rows.
         parts = (("new", new), ("seen", ~new), ("all", np.ones(len(new), dtype=bool)))
         for part, mask in parts:
-            dw = phrasing_distance_weights(stack_oof, X_fit, data.test[mask])
-            weighted = stack_oof.scores(sample_weight=dw.weights).loc[column]
+            dw = phrasing_distance_weights(cv_oof, X_fit, data.test[mask])
+            weighted = cv_oof.scores(sample_weight=dw.weights).loc[column]
             result["cv"][grouping][f"shift_weighted_{part}"] = weighted.rmse_shift
             result["cv"][grouping][f"distance_{part}"] = dw.summary()
             if hasattr(model, "oof_") and stack is model:

@@ -143,7 +143,7 @@ def phrasing_distance_weights(oof, X_train, X_test):
         )
     edges = np.unique(np.quantile(sim_cv[done], np.linspace(0, 1, _N_BINS + 1)))
     inner = edges[1:-1]
-    n_bins = len(edges) - 1 if len(edges) > 1 else 1
+    n_bins = max(len(edges) - 1, 1)
     bin_cv = np.searchsorted(inner, sim_cv[done], side="right")
     bin_test = np.searchsorted(inner, sim_test, side="right")
     share_cv = np.bincount(bin_cv, minlength=n_bins) / done.sum()

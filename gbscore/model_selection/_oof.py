@@ -31,12 +31,10 @@ def rmse(y_true, y_pred, sample_weight=None):
     """Root mean squared error, weighted by ``sample_weight`` if given (NaN for no weight)."""
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
-    if sample_weight is None:
-        return float(np.sqrt(np.mean((y_true - y_pred) ** 2))) if len(y_true) else float("nan")
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.sum() <= 0:
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if len(y_true) == 0 or (w is not None and w.sum() <= 0):
         return float("nan")
-    return float(np.sqrt(np.sum(w * (y_true - y_pred) ** 2) / w.sum()))
+    return float(np.sqrt(np.average((y_true - y_pred) ** 2, weights=w)))
 
 
 def per_bin_rmse(y_true, y_pred):
