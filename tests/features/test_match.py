@@ -30,7 +30,7 @@ def table(n_per=30, seed=0):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("classifier", ["centroid", "logistic"])
+@pytest.mark.parametrize("classifier", ["centroid", "logistic", "ridge"])
 def test_own_metric_scores_higher_than_a_swapped_one(classifier):
     X = table()
     y = np.full(len(X), 9.0)
@@ -104,7 +104,7 @@ def augmented(X, copies=3, seed=0):
     return pd.concat(parts, ignore_index=True)
 
 
-@pytest.mark.parametrize("classifier", ["centroid", "logistic"])
+@pytest.mark.parametrize("classifier", ["centroid", "logistic", "ridge"])
 def test_repeated_conversations_are_scored_as_if_vectorized_one_by_one(classifier):
     """Each distinct conversation is vectorized once and its row repeated: transform of the
     whole table equals transform of each row alone, and the TF-IDF matrix is, to the bit,
@@ -230,7 +230,7 @@ def test_relative_features_hold_their_level_when_a_text_shares_fewer_words():
     assert np.mean(r_new) > 0.95
 
 
-@pytest.mark.parametrize("classifier", ["centroid", "logistic"])
+@pytest.mark.parametrize("classifier", ["centroid", "logistic", "ridge"])
 def test_relative_output_ranks_the_own_metric_above_a_swapped_one(classifier):
     X = table()
     y = np.full(len(X), 9.0)
@@ -391,3 +391,64 @@ def test_a_model_saved_before_pooling_existed_loads_with_rows_pooling():
     assert old.get_params()["pooling"] == "rows" and "MetricMatchFeatures" in repr(old)
     assert clone(old).pooling == "rows"
     np.testing.assert_array_equal(old.transform(X), mm.transform(X))
+
+
+def test_ridge_class_weights_solve_the_weighted_ridge_problem():
+    """Checked against the normal equations solved by hand in float64:
+    ``W = Y' D Z (Z' D Z + alpha I)^-1`` for one-hot ``Y`` and row weights ``D``."""
+    from scipy import sparse
+
+    from gbscore.features._match import ridge_class_weights
+
+    rng = np.random.default_rng(0)
+    Z = sparse.random(40, 25, density=0.3, format="csr", random_state=1, dtype=np.float32)
+    labels = rng.integers(0, 4, size=40)
+    weight = rng.uniform(0.2, 2.0, size=40)
+    W = ridge_class_weights(Z, labels, weight, 5, alpha=0.7)
+    Zd, Y = Z.toarray().astype(np.float64), np.eye(5)[labels]
+    gram = Zd.T @ (weight[:, None] * Zd) + 0.7 * np.eye(25)
+    expected = np.linalg.solve(gram, Zd.T @ (weight[:, None] * Y)).T
+    assert W.shape == (5, 25)
+    np.testing.assert_allclose(W, expected, atol=2e-5)
+    np.testing.assert_array_equal(W[4], 0.0)  # a class without rows scores 0
+    assert ridge_class_weights(Z[:0], labels[:0], weight[:0], 5, 1.0).shape == (5, 25)
+
+
+def test_ridge_classifier_iterates_past_the_exact_solve_size(monkeypatch):
+    """Above ``RIDGE_EXACT_MAX`` rows and columns the ridge classifier iterates (sparse
+    conjugate gradient) instead of a dense solve; it reaches the same weights."""
+    from scipy import sparse
+
+    from gbscore.features import _match
+
+    Z = sparse.random(60, 30, density=0.3, format="csr", random_state=2, dtype=np.float32)
+    labels = np.arange(60) % 3
+    weight = np.linspace(0.5, 1.5, 60)
+    exact = _match.ridge_class_weights(Z, labels, weight, 3, alpha=1.0)
+    monkeypatch.setattr(_match, "RIDGE_EXACT_MAX", 10)
+    iterated = _match.ridge_class_weights(Z, labels, weight, 3, alpha=1.0)
+    np.testing.assert_allclose(iterated, exact, atol=1e-3)
+
+
+def test_ridge_classifier_tells_a_metric_from_a_sibling_a_centroid_confuses():
+    """Two metrics share most of their words and differ in one: the centroids are nearly the
+    same vector, while the ridge classifier weighs the word that tells them apart."""
+    rng = np.random.default_rng(3)
+    shared = "answer reply message response text output content assistant".split()
+    rows = []
+    for metric, cue in (("tone/polite", "polite"), ("tone/formal", "formal")):
+        for i in range(40):
+            words = [*rng.choice(shared, size=12), cue]
+            rows.append({"metric_name": metric, "system_prompt": "", "user_prompt": f"q{i}",
+                         "response": " ".join(rng.permutation(words))})  # fmt: skip
+    X = pd.DataFrame(rows)
+    y = np.full(len(X), 9.0)
+    swapped = X.assign(metric_name=np.roll(X["metric_name"].to_numpy(), 40))
+    margins = {}
+    for classifier in ("centroid", "ridge"):
+        mm = MetricMatchFeatures(classifier=classifier, output="relative", n_splits=2).fit(X, y)
+        margins[classifier] = mm.transform(X)[:, 2] - mm.transform(swapped)[:, 2]
+    assert (margins["ridge"] > 0).all()
+    assert np.median(margins["ridge"]) > 3 * np.median(margins["centroid"])
+    with pytest.raises(ValueError, match="alpha"):
+        MetricMatchFeatures(classifier="ridge", alpha=0.0).fit(X, y)
