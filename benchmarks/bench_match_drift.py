@@ -3,7 +3,8 @@
 The split is :func:`bench_new_phrasing.new_phrasing_split`'s (train and test conversations
 clustered by phrasing, a share of the test clusters held out with their training rows). One
 :class:`~gbscore.features.MetricMatchFeatures` per variant (``output`` "probability" or
-"relative", and "relative" with ``pooling="phrasing"``) is
+"relative", and "relative" with ``pooling="phrasing"``, with the centroid and with the ridge
+classifier) is
 fitted on the kept training rows as they are (the real rows, without the negative sampler's
 swapped pairs that feed it inside a pipeline; the scores weight the centroids the same way)
 and applied to three test sets: seen phrasing, new phrasing,
@@ -14,7 +15,7 @@ mismatched rows (whether its *level* holds: a booster's thresholds were learned 
 levels of training phrasing).
 
     PYTHONPATH=. python benchmarks/bench_match_drift.py --data-dir ../shared/data/judgebench-dev \\
-        [--held-out 0.3] [--seed 0]
+        [--held-out 0.3] [--seed 0] [--split-threshold 0.55]
 
 Takes about half a minute (no encoder). The last line is one JSON object with every figure.
 """
@@ -61,6 +62,12 @@ def main(argv=None):
     ap.add_argument("--data-dir", required=True, type=Path)
     ap.add_argument("--held-out", type=float, default=0.3, help="share of test clusters held out")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--split-threshold",
+        type=float,
+        default=None,
+        help="cosine at which the split clusters phrasing (as bench_new_phrasing.py)",
+    )
     args = ap.parse_args(argv)
 
     data = load_competition(args.data_dir)
@@ -69,7 +76,8 @@ def main(argv=None):
         ap.error("test_labels.csv has no 'kind' column (matched / mismatched rows) to compare")
     kinds = labels["kind"].to_numpy()
     X_train, y_train = data.train.drop(columns="score"), data.train["score"].to_numpy()
-    new, keep, _ = new_phrasing_split(X_train, data.test, args.held_out, args.seed)
+    threshold = "auto" if args.split_threshold is None else args.split_threshold
+    new, keep, _ = new_phrasing_split(X_train, data.test, args.held_out, args.seed, threshold)
     X_fit = X_train[keep].reset_index(drop=True)
     X_new = data.test[new].reset_index(drop=True)
     sets = {
@@ -86,6 +94,11 @@ def main(argv=None):
         "probability": {"output": "probability"},
         "relative": {"output": "relative"},
         "relative, phrasing pooling": {"output": "relative", "pooling": "phrasing"},
+        "relative, phrasing pooling, ridge": {
+            "output": "relative",
+            "pooling": "phrasing",
+            "classifier": "ridge",
+        },
     }
     for variant, params in variants.items():
         model = MetricMatchFeatures(**params).fit(X_fit, y_train[keep])

@@ -125,7 +125,7 @@ def pooled_centroids(Z, labels, weight, pools, n_classes):
 RIDGE_EXACT_MAX = 20_000
 
 
-def ridge_class_weights(Z, labels, weight, n_classes, alpha):
+def ridge_class_weights(Z, labels, weight, n_classes, alpha, rows=None):
     """Per-class weight vectors of a one-vs-rest ridge regression on one-hot targets.
 
     Minimises ``sum_i w_i ||onehot(label_i) - W z_i||^2 + alpha ||W||^2`` (no intercept: the
@@ -134,12 +134,24 @@ def ridge_class_weights(Z, labels, weight, n_classes, alpha):
     kernel) when the vocabulary is larger than the rows, as it is here; a second per fit at
     judgebench-dev's size, where ``RidgeClassifier`` (which centres the sparse matrix and
     iterates per class) took 12. Returns a dense ``(n_classes, n_columns)`` array.
+
+    ``rows``: which rows are one conversation (equal rows of ``Z``). The negative sampler
+    repeats each conversation under several metrics, and rows sharing ``z`` enter the loss as
+    one row of weight ``sum w_i`` and target ``sum w_i onehot_i / sum w_i``, the same
+    minimum up to a constant; the solve is cubic in the rows, so this is where the time goes.
     """
     n_rows, n_cols = Z.shape
     if n_rows == 0:
         return np.zeros((n_classes, n_cols), dtype=np.float32)
-    Y = np.zeros((n_rows, n_classes), dtype=np.float32)
-    Y[np.arange(n_rows), labels] = 1.0
+    if rows is None:
+        rows = np.arange(n_rows)
+    _, first, of_row = np.unique(rows, return_index=True, return_inverse=True)
+    of_row = np.asarray(of_row).ravel()
+    total = np.bincount(of_row, weights=weight, minlength=len(first))
+    Y = np.zeros((len(first), n_classes), dtype=np.float64)
+    np.add.at(Y, (of_row, labels), weight)
+    Y /= total[:, None]
+    Z, weight, n_rows = Z[first], total, len(first)
     solver = "cholesky" if min(n_rows, n_cols) <= RIDGE_EXACT_MAX else "sparse_cg"
     model = Ridge(alpha=alpha, fit_intercept=False, solver=solver)
     model.fit(Z, Y, sample_weight=weight)
@@ -296,7 +308,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
-        Z, names, weight, groups, pools = self._fit(X, y)
+        Z, names, weight, groups, pools, codes = self._fit(X, y)
         own = self._own_index(X)
         out = np.zeros((len(X), len(_NAMES[self.output])), dtype=np.float32)
         n_splits = min(self.n_splits, len(np.unique(groups)))
@@ -304,7 +316,9 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
             return self._features(self._proba(self.model_, Z), own)
         for train, test in GroupKFold(n_splits=n_splits).split(Z, groups=groups):
             fold_pools = None if pools is None else pools[train]
-            model = self._fit_classifier(Z[train], names[train], weight[train], fold_pools)
+            model = self._fit_classifier(
+                Z[train], names[train], weight[train], fold_pools, codes[train]
+            )
             out[test] = self._features(self._proba(model, Z[test]), own[test])
         return out
 
@@ -342,22 +356,25 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         if self.pooling == "phrasing" or self.crossfit == "phrasing":
             phrasing = table_groups(X, "phrasing", n_splits=self.n_splits)
         pools = phrasing if self.pooling == "phrasing" else None
-        self.model_ = self._fit_classifier(Z, names, weight, pools)
+        self.model_ = self._fit_classifier(Z, names, weight, pools, codes)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         groups = phrasing if self.crossfit == "phrasing" else conversation_groups(X)
-        return Z, names, weight, groups, pools
+        return Z, names, weight, groups, pools, codes
 
-    def _fit_classifier(self, Z, labels, weight, pools=None):
-        """The fitted classifier: ``("centroid", unit centroids)`` or ``("logistic", model)``.
-        ``pools``: each row's phrasing cluster, for ``pooling="phrasing"``."""
+    def _fit_classifier(self, Z, labels, weight, pools=None, rows=None):
+        """The fitted classifier: ``("centroid", unit centroids)``, ``("linear", ridge
+        weights)`` or ``("logistic", model)``. ``pools``: each row's phrasing cluster, for
+        ``pooling="phrasing"``; ``rows``: each row's distinct conversation."""
         keep = weight > 0
         Z, labels, weight = Z[keep], labels[keep], weight[keep]
         n_classes = len(self.metrics_)
         if self.classifier == "ridge":
             if pools is not None:
                 weight = cell_balanced_weights(labels, pools[keep], weight)
-            return ("linear", ridge_class_weights(Z, labels, weight, n_classes, self.alpha))
+            rows = None if rows is None else rows[keep]
+            W = ridge_class_weights(Z, labels, weight, n_classes, self.alpha, rows)
+            return ("linear", W)
         if pools is not None and self.classifier == "centroid":
             return ("centroid", pooled_centroids(Z, labels, weight, pools[keep], n_classes))
         if pools is not None:

@@ -414,6 +414,23 @@ def test_ridge_class_weights_solve_the_weighted_ridge_problem():
     assert ridge_class_weights(Z[:0], labels[:0], weight[:0], 5, 1.0).shape == (5, 25)
 
 
+def test_ridge_on_one_row_per_conversation_equals_the_ridge_on_every_row():
+    """Rows of one conversation (equal TF-IDF rows, as the negative sampler makes) are
+    solved as one weighted row with a mixed target; the weights are those of every row."""
+    from scipy import sparse
+
+    from gbscore.features._match import ridge_class_weights
+
+    rng = np.random.default_rng(4)
+    Z = sparse.random(15, 20, density=0.4, format="csr", random_state=5, dtype=np.float32)
+    rows = rng.integers(0, 15, size=50)  # 50 rows over at most 15 conversations
+    labels, weight = rng.integers(0, 3, size=50), rng.uniform(0.1, 1.0, size=50)
+    every = ridge_class_weights(Z[rows], labels, weight, 3, alpha=0.5)
+    once = ridge_class_weights(Z[rows], labels, weight, 3, alpha=0.5, rows=rows)
+    np.testing.assert_allclose(once, every, atol=2e-5)
+    assert np.abs(every).max() > 0.05
+
+
 def test_ridge_classifier_iterates_past_the_exact_solve_size(monkeypatch):
     """Above ``RIDGE_EXACT_MAX`` rows and columns the ridge classifier iterates (sparse
     conjugate gradient) instead of a dense solve; it reaches the same weights."""
