@@ -10,7 +10,6 @@ import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import normalize
@@ -125,10 +124,6 @@ def pooled_centroids(Z, labels, weight, pools, n_classes):
 #: iterates instead (conjugate gradient on the sparse matrix): slower, same minimum.
 RIDGE_EXACT_MAX = 20_000
 
-#: Up to this many distinct conversations, the ridge classifier's cross-fitting shares one
-#: dense kernel over them (400 MB of float32 at the limit) across its folds.
-RIDGE_KERNEL_MAX = 10_000
-
 
 def ridge_class_weights(Z, labels, weight, n_classes, alpha, rows=None):
     """Per-class weight vectors of a one-vs-rest ridge regression on one-hot targets.
@@ -150,48 +145,17 @@ def ridge_class_weights(Z, labels, weight, n_classes, alpha, rows=None):
         return np.zeros((n_classes, n_cols), dtype=np.float32)
     if rows is None:
         rows = np.arange(n_rows)
-    _, first, Y, weight = _conversation_targets(rows, labels, weight, n_classes)
-    Z, n_rows = Z[first], len(first)
+    _, first, of_row = np.unique(rows, return_index=True, return_inverse=True)
+    of_row = np.asarray(of_row).ravel()
+    total = np.bincount(of_row, weights=weight, minlength=len(first))
+    Y = np.zeros((len(first), n_classes), dtype=np.float64)
+    np.add.at(Y, (of_row, labels), weight)
+    Y /= total[:, None]
+    Z, weight, n_rows = Z[first], total, len(first)
     solver = "cholesky" if min(n_rows, n_cols) <= RIDGE_EXACT_MAX else "sparse_cg"
     model = Ridge(alpha=alpha, fit_intercept=False, solver=solver)
     model.fit(Z, Y, sample_weight=weight)
     return np.asarray(model.coef_, dtype=np.float32).reshape(n_classes, n_cols)
-
-
-def _conversation_targets(rows, labels, weight, n_classes):
-    """One entry per distinct value of ``rows``: the value, its first row, the weighted mean
-    one-hot target and the total weight (see :func:`ridge_class_weights`)."""
-    conv, first, of_row = np.unique(rows, return_index=True, return_inverse=True)
-    of_row = np.asarray(of_row).ravel()
-    total = np.bincount(of_row, weights=weight, minlength=len(conv))
-    Y = np.zeros((len(conv), n_classes), dtype=np.float64)
-    np.add.at(Y, (of_row, labels), weight)
-    return conv, first, Y / total[:, None], total
-
-
-def crossfit_ridge_scores(Z, codes, labels, folds, n_classes, alpha):
-    """Cross-fitted ridge scores of every row: ``folds`` is a list of ``(train, test,
-    weight)``, the training rows (weights above 0), the rows they score, and the training
-    rows' weights; a test row is scored by the ridge fitted on its fold's training rows.
-
-    The same minimum as :func:`ridge_class_weights` per fold, solved through one linear
-    kernel over the table's distinct conversations (``codes``: each row's), which every fold
-    slices: scikit-learn's ``KernelRidge(kernel="precomputed")`` takes it, whereas ``Ridge``
-    would recompute the kernel in every fold (0.5 s of its 1.3 s per fit at full size).
-    Returns a ``(n_rows, n_classes)`` array, unclipped; rows of no test fold stay 0.
-    """
-    _, first = np.unique(codes, return_index=True)
-    Zu = Z[first]  # codes are 0..n-1 (pd.factorize): row c of Zu is conversation c
-    K = np.asarray((Zu @ Zu.T).toarray(), dtype=np.float32)
-    S = np.zeros((Z.shape[0], n_classes))
-    for train, test, weight in folds:
-        if len(train) == 0:
-            continue
-        conv, _, Y, total = _conversation_targets(codes[train], labels[train], weight, n_classes)
-        model = KernelRidge(alpha=alpha, kernel="precomputed")
-        model.fit(K[np.ix_(conv, conv)], Y, sample_weight=total)
-        S[test] = K[np.ix_(codes[test], conv)] @ model.dual_coef_
-    return S
 
 
 def cell_balanced_weights(labels, pools, weight):
@@ -350,18 +314,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         n_splits = min(self.n_splits, len(np.unique(groups)))
         if n_splits < 2:
             return self._features(self._proba(self.model_, Z), own)
-        folds = list(GroupKFold(n_splits=n_splits).split(Z, groups=groups))
-        if self.classifier == "ridge" and codes.max() < RIDGE_KERNEL_MAX:
-            fits = []
-            for train, test in folds:
-                keep = train[weight[train] > 0]
-                w = weight[keep]
-                if pools is not None:
-                    w = cell_balanced_weights(names[keep], pools[keep], w)
-                fits.append((keep, test, w))
-            S = crossfit_ridge_scores(Z, codes, names, fits, len(self.metrics_), self.alpha)
-            return self._features(self._from_scores(S, "linear"), own)
-        for train, test in folds:
+        for train, test in GroupKFold(n_splits=n_splits).split(Z, groups=groups):
             fold_pools = None if pools is None else pools[train]
             model = self._fit_classifier(
                 Z[train], names[train], weight[train], fold_pools, codes[train]
@@ -445,10 +398,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         if kind == "logistic":
             P[:, m.classes_] = m.predict_proba(Z)
             return P
-        return self._from_scores(np.asarray(Z @ m.T, dtype=np.float64), kind)
-
-    def _from_scores(self, S, kind):
-        """``_proba`` from the scores of a centroid or linear model (modified in place)."""
+        S = np.asarray(Z @ m.T, dtype=np.float64)
         if kind == "linear":
             # A ridge score below 0 says "not this metric" as surely as 0 does, and the
             # relative features divide by the top score: clipped, they stay in the cosines'

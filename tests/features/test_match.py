@@ -469,21 +469,3 @@ def test_ridge_classifier_tells_a_metric_from_a_sibling_a_centroid_confuses():
     assert np.median(margins["ridge"]) > 3 * np.median(margins["centroid"])
     with pytest.raises(ValueError, match="alpha"):
         MetricMatchFeatures(classifier="ridge", alpha=0.0).fit(X, y)
-
-
-@pytest.mark.parametrize("pooling", ["rows", "phrasing"])
-def test_ridge_cross_fitting_through_one_kernel_equals_a_ridge_per_fold(monkeypatch, pooling):
-    """The ridge's cross-fitting slices one kernel over the distinct conversations; with the
-    kernel turned off, each fold fits scikit-learn's Ridge on its own rows: same features."""
-    from gbscore.features import _match
-
-    X = augmented(table(n_per=20))
-    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, np.linspace(2.0, 8.0, len(X)))
-    for output in ("probability", "relative"):
-        mm = MetricMatchFeatures(classifier="ridge", pooling=pooling, output=output, n_splits=3)
-        shared = mm.fit_transform(X, y)
-        with monkeypatch.context() as m:
-            m.setattr(_match, "RIDGE_KERNEL_MAX", 0)
-            per_fold = mm.fit_transform(X, y)
-        np.testing.assert_allclose(shared, per_fold, atol=1e-4)
-        assert np.isfinite(shared).all() and shared[:, 0].std() > 0.01
