@@ -256,6 +256,8 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         (no labels), and each cross-fitting fold pools its own training rows by them.
         The pipelines :func:`gbscore.build_pipeline` makes use ``"phrasing"``: on tests of
         new phrasing it lowered the stack's RMSE, as it did the phrasing-fold CV (README).
+        With ``classifier="ridge"`` (those pipelines' choice too) the rows are reweighted
+        as for the logistic regression.
     """
 
     #: Class-level default, so that models saved before the parameter existed still load
