@@ -260,9 +260,10 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         as for the logistic regression.
     """
 
-    #: Class-level default, so that models saved before the parameter existed still load
-    #: (they were fitted with rows pooling).
+    #: Class-level defaults, so that models saved before these parameters existed still load
+    #: (they were fitted with rows pooling, and had no ridge classifier to regularise).
     pooling = "rows"
+    alpha = 1.0
 
     _parameter_constraints: dict = {
         "text_columns": [tuple, list],

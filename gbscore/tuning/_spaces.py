@@ -230,6 +230,14 @@ def suggest_interact(trial, *, passthrough=True):
         params["features__match__pooling"] = trial.suggest_categorical(
             "features__match__pooling", ["phrasing", "rows"]
         )
+        # The ridge classifier (the default) against the centroids, and the ridge's
+        # regularisation, which the README's defaults leave at scikit-learn's 1.0 untuned.
+        classifier = trial.suggest_categorical("features__match__classifier", ["ridge", "centroid"])
+        params["features__match__classifier"] = classifier
+        if classifier == "ridge":
+            params["features__match__alpha"] = trial.suggest_float(
+                "features__match__alpha", 0.1, 10.0, log=True
+            )
     else:
         params["features__match"] = "drop"
     return params

@@ -387,8 +387,10 @@ def test_a_model_saved_before_pooling_existed_loads_with_rows_pooling():
     X = table(n_per=6)
     mm = MetricMatchFeatures(n_splits=2).fit(X, np.full(len(X), 9.0))
     del mm.__dict__["pooling"]  # as unpickled from a file written before the parameter
+    del mm.__dict__["alpha"]  # (the ridge's came later still)
     old = pickle.loads(pickle.dumps(mm))
     assert old.get_params()["pooling"] == "rows" and "MetricMatchFeatures" in repr(old)
+    assert old.get_params()["alpha"] == 1.0
     assert clone(old).pooling == "rows"
     np.testing.assert_array_equal(old.transform(X), mm.transform(X))
 

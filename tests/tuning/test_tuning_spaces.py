@@ -42,7 +42,8 @@ def test_every_suggestion_is_a_valid_json_config(model, bands, fast, data):
 
 
 def test_search_covers_policies_blocks_and_strategy_mix():
-    seen = {k: set() for k in ("policy", "blocks", "passthrough", "table", "match", "pooling")}
+    keys = ("policy", "blocks", "passthrough", "table", "match", "pooling", "classifier")
+    seen = {k: set() for k in keys}
     for trial in _trials(60, seed=1):
         params = suggest_params(trial, "ridge", bands=True)
         seen["policy"].add(params["augment__label_policy"]["kind"])
@@ -51,6 +52,12 @@ def test_search_covers_policies_blocks_and_strategy_mix():
         seen["table"].add(params.get("features__table", "used"))
         seen["match"].add(params.get("features__match__output", params.get("features__match")))
         seen["pooling"].add(params.get("features__match__pooling", params.get("features__match")))
+        classifier = params.get("features__match__classifier", params.get("features__match"))
+        seen["classifier"].add(classifier)
+        if classifier == "ridge":
+            assert 0.1 <= params["features__match__alpha"] <= 10.0
+        else:
+            assert "features__match__alpha" not in params
         assert {"augment__swap_random", "augment__swap_near", "augment__response_mismatch"} <= set(
             params
         )
@@ -60,6 +67,7 @@ def test_search_covers_policies_blocks_and_strategy_mix():
     assert seen["table"] == {"drop", "used"}
     assert seen["match"] == {"drop", "probability", "relative"}
     assert seen["pooling"] == {"drop", "phrasing", "rows"}
+    assert seen["classifier"] == {"drop", "ridge", "centroid"}
 
 
 def test_bands_are_searched_by_default_and_build_pipeline_resolves_them():
