@@ -373,9 +373,9 @@ def _single_pipeline(config, *, metric_embeddings, cache_dir, show_progress):
             # of new phrasing made from judgebench-dev the centroids so pooled lowered the
             # test RMSE by 0.078 on average and the phrasing-fold CV by 0.127; the
             # seen-phrasing test got 0.02-0.06 worse. The ridge classifier instead of the
-            # centroids: on two held-out draws the new-phrasing RMSE fell by 0.054 and 0.087,
-            # the phrasing-fold CV by 0.080 and 0.102, and at full size the dev test by 0.033
-            # and the CV by 0.096; without metric words one draw gained 0.053, the other
+            # centroids: on three held-out draws the new-phrasing RMSE fell by 0.023-0.087,
+            # the phrasing-fold CV by 0.080-0.102, and at full size the dev test by 0.032
+            # and the CV by 0.096; without metric words two draws gained 0.05, the hardest
             # lost 0.034 (README).
             ("match", MetricMatchFeatures(pooling="phrasing", classifier="ridge")),
             ("contrast", contrast),
