@@ -372,16 +372,14 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         keep = weight > 0
         Z, labels, weight = Z[keep], labels[keep], weight[keep]
         n_classes = len(self.metrics_)
-        if self.classifier == "ridge":
-            if pools is not None:
-                weight = cell_balanced_weights(labels, pools[keep], weight)
-            rows = None if rows is None else rows[keep]
-            W = ridge_class_weights(Z, labels, weight, n_classes, self.alpha, rows)
-            return ("linear", W)
         if pools is not None and self.classifier == "centroid":
             return ("centroid", pooled_centroids(Z, labels, weight, pools[keep], n_classes))
         if pools is not None:
             weight = cell_balanced_weights(labels, pools[keep], weight)
+        if self.classifier == "ridge":
+            rows = None if rows is None else rows[keep]
+            W = ridge_class_weights(Z, labels, weight, n_classes, self.alpha, rows)
+            return ("linear", W)
         if self.classifier == "centroid" or len(np.unique(labels)) < 2:
             centroids = np.zeros((n_classes, Z.shape[1]), dtype=np.float64)
             for k in np.unique(labels):
