@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import warnings
 
+import joblib
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import linalg, sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import normalize
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from .._groups import table_groups
@@ -42,7 +45,16 @@ _NAMES = {
 }
 
 
-def _fit_tfidf(unique_texts, max_features):
+def _texts_digest(unique_texts):
+    """A content key of ``unique_texts`` (their order included)."""
+    digest = hashlib.sha256()
+    for text in unique_texts:
+        encoded = text.encode("utf-8", "surrogatepass")  # lone surrogates, as _shards does
+        digest.update(len(encoded).to_bytes(8, "little") + encoded)
+    return digest.hexdigest()
+
+
+def _fit_tfidf(unique_texts, max_features, digest):
     """A TF-IDF vectorizer fitted on ``unique_texts`` and their matrix.
 
     Word 1-2 grams seen in 2+ conversations, as usual; on tiny or word-less data (one
@@ -52,15 +64,12 @@ def _fit_tfidf(unique_texts, max_features):
     what they output (the default has one per grouping); on the same rows they would fit this
     same vocabulary, the
     costliest part of their fit, so the result is kept by content for the next one
-    (``_memory.recent_result``) and shared: nothing modifies it.
+    (``_memory.recent_result``) and shared: nothing modifies it. ``digest``:
+    :func:`_texts_digest` of ``unique_texts``.
     """
-    digest = hashlib.sha256()
-    for text in unique_texts:
-        encoded = text.encode("utf-8", "surrogatepass")  # lone surrogates, as _shards does
-        digest.update(len(encoded).to_bytes(8, "little") + encoded)
     return recent_result(
         "metric-match tf-idf",
-        (digest.hexdigest(), max_features),
+        (digest, max_features),
         lambda: _fit_tfidf_now(unique_texts, max_features),
     )
 
@@ -119,10 +128,63 @@ def pooled_centroids(Z, labels, weight, pools, n_classes):
     return normalize(centroids)
 
 
-#: Above this many rows *and* vocabulary columns, the ridge classifier's exact solve (an
-#: n x n or d x d Cholesky system, whichever is smaller) would need gigabytes, so it
-#: iterates instead (conjugate gradient on the sparse matrix): slower, same minimum.
+#: Above this many distinct conversations the ridge classifier's exact solve (an n x n
+#: Gram matrix, 1.6 GB at this size) is not used: it solves the d x d primal system when the
+#: vocabulary is that small, else iterates (conjugate gradient on the sparse matrix): slower,
+#: same minimum.
 RIDGE_EXACT_MAX = 20_000
+
+
+def gram_matrix(Z):
+    """``Z @ Z.T`` as a dense array of ``Z``'s dtype: the conversations' TF-IDF inner products."""
+    return safe_sparse_dot(Z, Z.T, dense_output=True)
+
+
+def _ridge_targets(labels, weight, n_classes, rows):
+    """Rows of one conversation as one: its index in ``rows``'s values, summed weight, and
+    the weighted mean of its rows' one-hot targets."""
+    conv, of_row = np.unique(rows, return_inverse=True)
+    of_row = np.asarray(of_row).ravel()  # the inverse's shape varied across numpy 2.x
+    total = np.bincount(of_row, weights=weight, minlength=len(conv))
+    Y = np.zeros((len(conv), n_classes), dtype=np.float64)
+    np.add.at(Y, (of_row, labels), weight)
+    Y /= total[:, None]
+    return conv, of_row, total, Y
+
+
+def ridge_dual_coef(K, rows, labels, weight, n_classes, alpha):
+    """The weighted one-vs-rest ridge of :func:`ridge_class_weights`, in the dual, on a Gram
+    matrix computed beforehand.
+
+    ``K`` is the Gram matrix of the distinct conversations (:func:`gram_matrix`) and ``rows``
+    each training row's conversation (an index into ``K``). Returns ``(conv, coef)``: the
+    conversations solved for and ``coef`` such that the scores of conversation ``j`` are
+    ``K[j, conv] @ coef`` and the weight vectors ``(Z[conv].T @ coef).T``.
+
+    The same arithmetic as scikit-learn's ``Ridge(solver="cholesky")`` in the dual (float32
+    Gram scaled by the square-root weights, ``alpha`` on the diagonal, one positive-definite
+    solve for all classes). Written here because ``Ridge`` computes the Gram matrix in each
+    fit, which took as long as the solve, while the cross-fitting folds' Gram matrices are
+    blocks of one (and the stack's two metric-match members share it); the held-out rows'
+    scores are blocks of it too.
+    """
+    conv, of_row, total, Y = _ridge_targets(labels, weight, n_classes, rows)
+    d = np.sqrt(total).astype(K.dtype)
+    A = K[np.ix_(conv, conv)]  # a copy, scaled in place
+    A *= d[:, None]
+    A *= d[None, :]
+    A.flat[:: len(conv) + 1] += alpha
+    B = (Y * d[:, None]).astype(K.dtype)
+    try:
+        C = linalg.solve(A, B, assume_a="pos", check_finite=False)
+    except linalg.LinAlgError:  # as Ridge does: alpha too small for float32
+        warnings.warn(
+            "MetricMatchFeatures: singular ridge system (alpha too small?); using the "
+            "least-squares solution instead",
+            stacklevel=3,
+        )
+        C = linalg.lstsq(A, B, check_finite=False)[0]
+    return conv, C * d[:, None]
 
 
 def ridge_class_weights(Z, labels, weight, n_classes, alpha, rows=None):
@@ -130,10 +192,12 @@ def ridge_class_weights(Z, labels, weight, n_classes, alpha, rows=None):
 
     Minimises ``sum_i w_i ||onehot(label_i) - W z_i||^2 + alpha ||W||^2`` (no intercept: the
     targets are 0/1 and rare, so shrinking towards 0 is shrinking towards the base rate).
-    One solve serves every class: scikit-learn's Cholesky solver works in the dual (an n x n
-    kernel) when the vocabulary is larger than the rows, as it is here; a second per fit at
-    judgebench-dev's size, where ``RidgeClassifier`` (which centres the sparse matrix and
-    iterates per class) took 12. Returns a dense ``(n_classes, n_columns)`` array.
+    One solve serves every class: in the dual (:func:`ridge_dual_coef`, an n x n system) up
+    to :data:`RIDGE_EXACT_MAX` distinct conversations; past that scikit-learn's ``Ridge``
+    (the d x d primal system when the vocabulary is small enough, else sparse conjugate
+    gradient). ``RidgeClassifier``, which centres the sparse matrix and iterates per class,
+    took 12 s per fit at judgebench-dev's size against 1. Returns a dense
+    ``(n_classes, n_columns)`` float32 array.
 
     ``rows``: which rows are one conversation (equal rows of ``Z``). The negative sampler
     repeats each conversation under several metrics, and rows sharing ``z`` enter the loss as
@@ -147,15 +211,25 @@ def ridge_class_weights(Z, labels, weight, n_classes, alpha, rows=None):
         rows = np.arange(n_rows)
     _, first, of_row = np.unique(rows, return_index=True, return_inverse=True)
     of_row = np.asarray(of_row).ravel()
-    total = np.bincount(of_row, weights=weight, minlength=len(first))
-    Y = np.zeros((len(first), n_classes), dtype=np.float64)
-    np.add.at(Y, (of_row, labels), weight)
-    Y /= total[:, None]
-    Z, weight, n_rows = Z[first], total, len(first)
-    solver = "cholesky" if min(n_rows, n_cols) <= RIDGE_EXACT_MAX else "sparse_cg"
+    Z = Z[first]
+    if len(first) <= RIDGE_EXACT_MAX:
+        conv, coef = ridge_dual_coef(gram_matrix(Z), of_row, labels, weight, n_classes, alpha)
+        return np.asarray(safe_sparse_dot(Z[conv].T, coef, dense_output=True).T, dtype=np.float32)
+    _, _, total, Y = _ridge_targets(labels, weight, n_classes, of_row)
+    solver = "cholesky" if n_cols <= RIDGE_EXACT_MAX else "sparse_cg"
     model = Ridge(alpha=alpha, fit_intercept=False, solver=solver)
-    model.fit(Z, Y, sample_weight=weight)
+    model.fit(Z, Y, sample_weight=total)
     return np.asarray(model.coef_, dtype=np.float32).reshape(n_classes, n_cols)
+
+
+def _primal(model, Z_unique):
+    """A ``"dual"`` ridge model as its ``("linear", weights)``, which new texts need; other
+    models as they are. ``Z_unique``: the TF-IDF rows its conversations index."""
+    if model[0] != "dual":
+        return model
+    _, _, conv, coef = model
+    W = safe_sparse_dot(Z_unique[conv].T, coef, dense_output=True).T
+    return ("linear", np.ascontiguousarray(W, dtype=np.float32))
 
 
 def cell_balanced_weights(labels, pools, weight):
@@ -311,7 +385,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
-        Z, names, weight, groups, pools, codes = self._fit(X, y)
+        Z, names, weight, groups, pools, codes, gram = self._fit(X, y)
         own = self._own_index(X)
         out = np.zeros((len(X), len(_NAMES[self.output])), dtype=np.float32)
         n_splits = min(self.n_splits, len(np.unique(groups)))
@@ -320,9 +394,9 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         for train, test in GroupKFold(n_splits=n_splits).split(Z, groups=groups):
             fold_pools = None if pools is None else pools[train]
             model = self._fit_classifier(
-                Z[train], names[train], weight[train], fold_pools, codes[train]
+                Z[train], names[train], weight[train], fold_pools, codes[train], gram
             )
-            out[test] = self._features(self._proba(model, Z[test]), own[test])
+            out[test] = self._features(self._proba(model, Z[test], codes[test]), own[test])
         return out
 
     def transform(self, X):
@@ -351,7 +425,8 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         # A conversation is vectorized once, not once per augmented copy (the sampler
         # repeats each conversation under several metrics).
         codes, unique = pd.factorize(self._texts(X))
-        self.vectorizer_, Z_unique = _fit_tfidf(unique, self.max_features)
+        digest = _texts_digest(unique)
+        self.vectorizer_, Z_unique = _fit_tfidf(unique, self.max_features, digest)
         Z = Z_unique[codes]
         names = self._own_index(X)
         weight = np.clip((y - self.min_score) / (10.0 - self.min_score), 0.0, 1.0)
@@ -359,16 +434,51 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         if self.pooling == "phrasing" or self.crossfit == "phrasing":
             phrasing = table_groups(X, "phrasing", n_splits=self.n_splits)
         pools = phrasing if self.pooling == "phrasing" else None
-        self.model_ = self._fit_classifier(Z, names, weight, pools, codes)
+        gram = None
+        if self.classifier == "ridge" and len(unique) <= RIDGE_EXACT_MAX:
+            # Every cross-fitting fold solves on a block of it; held out of fit, kept for
+            # the next member on the same rows.
+            gram = recent_result(
+                "metric-match gram",
+                (digest, self.max_features),
+                lambda: gram_matrix(Z_unique),
+                keep=1,
+            )
+        # The stack's metric-match members differ in how they cross-fit and what they output,
+        # not in the model fitted on all rows: on the same rows the next one reuses it, as
+        # it does the vocabulary. The key is the content of everything the fit reads.
+        key = joblib.hash(
+            (
+                digest,
+                self.max_features,
+                codes,
+                names,
+                weight,
+                pools,
+                self.metrics_,
+                self.classifier,
+                self.alpha,
+                self.C,
+                self.max_iter,
+            )
+        )
+        self.model_ = recent_result(
+            "metric-match classifier",
+            key,
+            lambda: _primal(self._fit_classifier(Z, names, weight, pools, codes, gram), Z_unique),
+            keep=1,
+        )
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         groups = phrasing if self.crossfit == "phrasing" else conversation_groups(X)
-        return Z, names, weight, groups, pools, codes
+        return Z, names, weight, groups, pools, codes, gram
 
-    def _fit_classifier(self, Z, labels, weight, pools=None, rows=None):
+    def _fit_classifier(self, Z, labels, weight, pools=None, rows=None, gram=None):
         """The fitted classifier: ``("centroid", unit centroids)``, ``("linear", ridge
-        weights)`` or ``("logistic", model)``. ``pools``: each row's phrasing cluster, for
-        ``pooling="phrasing"``; ``rows``: each row's distinct conversation."""
+        weights)``, ``("logistic", model)``, or with a ``gram`` matrix of the distinct
+        conversations ``("dual", gram, conversations, coef)`` (:func:`ridge_dual_coef`).
+        ``pools``: each row's phrasing cluster, for ``pooling="phrasing"``; ``rows``: each
+        row's distinct conversation (an index into ``gram``)."""
         keep = weight > 0
         Z, labels, weight = Z[keep], labels[keep], weight[keep]
         n_classes = len(self.metrics_)
@@ -376,6 +486,9 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
             return ("centroid", pooled_centroids(Z, labels, weight, pools[keep], n_classes))
         if pools is not None:
             weight = cell_balanced_weights(labels, pools[keep], weight)
+        if self.classifier == "ridge" and gram is not None:
+            conv, coef = ridge_dual_coef(gram, rows[keep], labels, weight, n_classes, self.alpha)
+            return ("dual", gram, conv, coef)
         if self.classifier == "ridge":
             rows = None if rows is None else rows[keep]
             W = ridge_class_weights(Z, labels, weight, n_classes, self.alpha, rows)
@@ -390,17 +503,23 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         lr.fit(Z, labels, sample_weight=weight)
         return ("logistic", lr)
 
-    def _proba(self, model, Z):
+    def _proba(self, model, Z, rows=None):
         """Per-row scores over all metrics: probabilities (``output="probability"``, or the
         logistic regression), or the cosines to the centroids / the ridge scores
-        (``"relative"``)."""
-        kind, m = model
-        P = np.zeros((Z.shape[0], len(self.metrics_)))
+        (``"relative"``). ``rows``: each row's conversation, for a ``"dual"`` model."""
+        kind, m = model[0], model[-1]
         if kind == "logistic":
+            P = np.zeros((Z.shape[0], len(self.metrics_)))
             P[:, m.classes_] = m.predict_proba(Z)
             return P
-        S = np.asarray(Z @ m.T, dtype=np.float64)
-        if kind == "linear":
+        if kind == "dual":
+            _, gram, conv, coef = model
+            conversations, of_row = np.unique(rows, return_inverse=True)
+            S = (gram[np.ix_(conversations, conv)] @ coef)[np.asarray(of_row).ravel()]
+            S = S.astype(np.float64)
+        else:
+            S = np.asarray(Z @ m.T, dtype=np.float64)
+        if kind in ("linear", "dual"):
             # A ridge score below 0 says "not this metric" as surely as 0 does, and the
             # relative features divide by the top score: clipped, they stay in the cosines'
             # range and meaning.

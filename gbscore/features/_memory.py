@@ -206,13 +206,15 @@ def cached_fingerprint(key, compute):
 RECENT_RESULTS = 4
 
 
-def recent_result(kind, key, compute):
-    """Return ``compute()`` for ``(kind, key)``, keeping the last :data:`RECENT_RESULTS` of
-    each kind.
+def recent_result(kind, key, compute, *, keep=RECENT_RESULTS):
+    """Return ``compute()`` for ``(kind, key)``, keeping the last ``keep`` results of
+    ``kind`` (default :data:`RECENT_RESULTS`).
 
     For a fitted result that several estimators would compute alike on the same rows within
     one process (the fold loop fits every base of a stack on each fold's rows). ``key`` must
-    identify the inputs by content; the value is shared, so callers must not modify it.
+    identify the inputs by content; the value is shared, so callers must not modify it. A
+    large result (a dense matrix per fold) should pass ``keep=1``: it is held until the next
+    one of its kind replaces it, or :func:`clear_caches`.
     """
     with _STATE.lock:
         store = _STATE.recent.setdefault(kind, OrderedDict())
@@ -223,7 +225,7 @@ def recent_result(kind, key, compute):
     with _STATE.lock:
         store = _STATE.recent.setdefault(kind, OrderedDict())
         store[key] = value
-        while len(store) > RECENT_RESULTS:
+        while len(store) > keep:
             store.popitem(last=False)
     return value
 

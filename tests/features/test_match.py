@@ -124,7 +124,7 @@ def test_repeated_conversations_are_scored_as_if_vectorized_one_by_one(classifie
     reference = TfidfVectorizer(
         ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=50_000, dtype=np.float32
     ).fit(unique)
-    vectorizer, Z = _match._fit_tfidf(unique, 50_000)
+    vectorizer, Z = _match._fit_tfidf(unique, 50_000, _match._texts_digest(unique))
     assert vectorizer.vocabulary_ == reference.vocabulary_
     expected = reference.transform(unique)
     assert Z.has_sorted_indices
@@ -151,7 +151,7 @@ def test_members_differing_only_in_crossfit_share_one_vocabulary():
     a = MetricMatchFeatures(n_splits=3).fit(X, y)
     b = MetricMatchFeatures(n_splits=3, crossfit="phrasing").fit(X, y)
     assert a.vectorizer_ is b.vectorizer_
-    assert cache_info()["recent"] == {"metric-match tf-idf": 1}
+    assert cache_info()["recent"] == {"metric-match classifier": 1, "metric-match tf-idf": 1}
     clear_caches()  # the process caches' one owner forgets it too
     assert cache_info()["recent"] == {}
     assert MetricMatchFeatures(n_splits=3).fit(X, y).vectorizer_ is not a.vectorizer_
@@ -161,6 +161,43 @@ def test_members_differing_only_in_crossfit_share_one_vocabulary():
     assert c.vectorizer_ is not a.vectorizer_
     assert "extra tokens" in c.vectorizer_.vocabulary_
     assert "extra tokens" not in a.vectorizer_.vocabulary_
+
+
+@pytest.mark.parametrize("classifier", ["centroid", "ridge"])
+def test_members_differing_in_crossfit_and_output_share_the_model_fitted_on_all_rows(classifier):
+    """The default stack's two metric-match members (conversation folds with probabilities,
+    phrasing folds with relative features) fit the same model on all rows: the second reuses
+    the first's, which equals a fit of its own; a change to anything that fit reads does not."""
+    from gbscore.features import clear_caches
+
+    X = augmented(table(n_per=12))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
+    kw = {"n_splits": 3, "classifier": classifier, "pooling": "phrasing"}
+    clear_caches()
+    a = MetricMatchFeatures(**kw).fit(X, y)
+    b = MetricMatchFeatures(**kw, crossfit="phrasing", output="relative").fit(X, y)
+    assert b.model_ is a.model_
+    clear_caches()
+    alone = MetricMatchFeatures(**kw, crossfit="phrasing", output="relative").fit(X, y)
+    assert alone.model_ is not a.model_
+    assert alone.model_[0] == a.model_[0]
+    np.testing.assert_array_equal(alone.model_[1], a.model_[1])
+    np.testing.assert_array_equal(alone.transform(X), b.transform(X))
+
+    y2 = y.copy()
+    y2[0] = 10.0 if y[0] < 9.5 else 6.0  # one label, so one weight, changes
+    changed = [
+        MetricMatchFeatures(**kw).fit(X, y2),
+        MetricMatchFeatures(**{**kw, "pooling": "rows"}).fit(X, y),
+        MetricMatchFeatures(**kw, alpha=0.3).fit(X, y),
+        MetricMatchFeatures(**kw, min_score=7.0).fit(X, y),
+    ]
+    for other in changed:  # min_score scales every weight here (labels 9 or 2): same model
+        assert other.model_ is not alone.model_
+    if classifier == "ridge":  # alpha is the ridge's own
+        assert np.abs(changed[2].model_[1] - alone.model_[1]).max() > 1e-3
+    for other in changed[:2]:
+        assert np.abs(other.model_[1] - alone.model_[1]).max() > 1e-3
 
 
 def test_relative_output_matches_a_hand_computation_from_the_centroids():
@@ -471,3 +508,34 @@ def test_ridge_classifier_tells_a_metric_from_a_sibling_a_centroid_confuses():
     assert np.median(margins["ridge"]) > 3 * np.median(margins["centroid"])
     with pytest.raises(ValueError, match="alpha"):
         MetricMatchFeatures(classifier="ridge", alpha=0.0).fit(X, y)
+
+
+def test_ridge_cross_fitting_on_blocks_of_one_gram_matrix_matches_a_ridge_per_fold():
+    """fit_transform's folds solve on blocks of one Gram matrix and score the held-out rows
+    from it; each fold's scores equal those of scikit-learn's Ridge fitted on that fold's
+    rows (every row, its own weight) and applied to the held-out TF-IDF rows."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GroupKFold
+
+    from gbscore.augment import conversation_groups
+
+    X = augmented(table(n_per=12))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 6.5)
+    y[::7] = 2.0
+    mm = MetricMatchFeatures(n_splits=3, classifier="ridge", alpha=0.5, output="relative")
+    out = mm.fit_transform(X, y)
+
+    Z = mm.vectorizer_.transform(joined_texts(X))
+    own = mm._own_index(X)
+    weight = np.clip((y - 5.0) / 5.0, 0.0, 1.0)
+    onehot = np.eye(len(mm.metrics_))[own]
+    expected = np.zeros_like(out)
+    folds = GroupKFold(n_splits=3).split(Z, groups=conversation_groups(X))
+    for train, test in folds:
+        keep = train[weight[train] > 0]
+        ridge = Ridge(alpha=0.5, fit_intercept=False, solver="cholesky")
+        ridge.fit(Z[keep].astype(np.float64), onehot[keep], sample_weight=weight[keep])
+        scores = np.maximum(Z[test] @ ridge.coef_.T, 0.0)
+        expected[test] = mm._features(scores, own[test])
+    np.testing.assert_allclose(out, expected, atol=2e-4)
+    assert out[:, 0].std() > 0.1  # the scores are not all alike
