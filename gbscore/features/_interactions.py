@@ -6,6 +6,7 @@ import logging
 import numbers
 import re
 
+import joblib
 import numpy as np
 import pandas as pd
 from scipy import linalg
@@ -15,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import GbscoreError
+from ._memory import recent_result
 
 __all__ = ["InteractionFeatures", "embedding_blocks"]
 
@@ -273,16 +275,34 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         self.text_blocks_ = [b for b in text if len(blocks[b]) == dim]
         A = self._array(X)
         M = _unit(A[:, blocks[self.metric_block]])
-        # every distinct metric vector seen in fit (the sampler's swaps put most metrics there)
-        self.metric_vocab_ = np.unique(M.round(6), axis=0)
-        self.reducers_ = {}
-        self.bilinear_ = {}
+        units = {t: _unit(A[:, blocks[t]]) for t in self.text_blocks_}
+        del A
         # Widths do not depend on the number of rows: directions a small fit cannot resolve
         # (beyond the numerical rank) are zero columns, so feature names are stable.
         k = min(self.n_components, dim)
         r = min(self.bilinear_rank, dim)
-        for t in self.text_blocks_:
-            T = _unit(A[:, blocks[t]])
+        fitted = lambda: self._fit_blocks(M, units, k, r)  # noqa: E731
+        if self.reduction == "pca" or isinstance(self.random_state, numbers.Integral):
+            # What is fitted reads only the metric and text blocks. The stack's bases feed
+            # this step unions that differ in other columns (the metric-match member), so on
+            # the same rows the next one reuses the result (~2 s per fit at full size).
+            key = joblib.hash(
+                (self.reduction, k, r, self.random_state, M, [units[t] for t in units], list(units))
+            )
+            fitted = recent_result("interaction features", key, fitted, keep=1)
+        else:  # a RandomState draws anew at each fit
+            fitted = fitted()
+        self.metric_vocab_, self.reducers_, self.bilinear_ = fitted
+        self._feature_names_out = self._build_names()
+        return self
+
+    def _fit_blocks(self, M, units, k, r):
+        """The fitted parts that read the blocks' values: the distinct metric vectors, the
+        reducers of the products and absolute differences, the bilinear directions."""
+        # every distinct metric vector seen in fit (the sampler's swaps put most metrics there)
+        metric_vocab = np.unique(M.round(6), axis=0)
+        reducers, bilinear = {}, {}
+        for t, T in units.items():
             if k:
                 for kind, Z in (("prod", M * T), ("absdiff", np.abs(M - T))):
                     if self.reduction == "pca":
@@ -291,11 +311,10 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
                         red = GaussianRandomProjection(
                             n_components=k, random_state=self.random_state
                         ).fit(Z)
-                    self.reducers_[(kind, t)] = red
+                    reducers[(kind, t)] = red
             if r:
-                self.bilinear_[t] = _pls_svd(M, T, r, what=f"metric/{t!r} cross-covariance matrix")
-        self._feature_names_out = self._build_names()
-        return self
+                bilinear[t] = _pls_svd(M, T, r, what=f"metric/{t!r} cross-covariance matrix")
+        return metric_vocab, reducers, bilinear
 
     def transform(self, X):
         check_is_fitted(self, "blocks_")

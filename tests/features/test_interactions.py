@@ -193,3 +193,30 @@ def test_transform_of_a_row_does_not_depend_on_the_batch():
     np.testing.assert_allclose(tr.transform(X.iloc[perm]), whole[perm], rtol=1e-12, atol=1e-14)
     alone = np.vstack([tr.transform(X.iloc[[i]]) for i in range(0, 90, 7)])
     np.testing.assert_allclose(alone, whole[::7], rtol=1e-12, atol=1e-14)
+
+
+def test_fits_on_inputs_alike_in_their_blocks_share_the_fitted_projections():
+    """The stack's bases feed this step unions that differ only in other columns: the second
+    fit reuses the first's reducers (the same objects), and transforms as a fit of its own
+    would; a change in a block's values or in the settings fits anew."""
+    from gbscore.features import clear_caches
+
+    X, _ = block_frame()
+    other = X.assign(stat_extra=np.linspace(0.0, 1.0, len(X)))  # a non-block column
+    clear_caches()
+    a = InteractionFeatures(n_components=3, bilinear_rank=2).fit(X)
+    b = InteractionFeatures(n_components=3, bilinear_rank=2).fit(other)
+    assert b.reducers_ is a.reducers_ and b.bilinear_ is a.bilinear_
+    clear_caches()
+    alone = InteractionFeatures(n_components=3, bilinear_rank=2).fit(other)
+    assert alone.reducers_ is not a.reducers_
+    np.testing.assert_array_equal(alone.transform(other), b.transform(other))
+    assert list(b.get_feature_names_out()) == list(alone.get_feature_names_out())
+
+    shifted = other.copy()
+    shifted.loc[0, "response__7"] += 0.5  # one value of a text block changes
+    c = InteractionFeatures(n_components=3, bilinear_rank=2).fit(shifted)
+    assert c.reducers_ is not alone.reducers_
+    d = InteractionFeatures(n_components=2, bilinear_rank=2).fit(other)
+    assert d.reducers_ is not alone.reducers_
+    assert d.reducers_[("prod", "response")].n_components == 2
