@@ -142,7 +142,10 @@ def gram_matrix(Z):
 
 def _ridge_targets(labels, weight, n_classes, rows):
     """Rows of one conversation as one: its index in ``rows``'s values, summed weight, and
-    the weighted mean of its rows' one-hot targets."""
+    the weighted mean of its rows' one-hot targets. Rows of weight 0 teach nothing and are
+    left out (a conversation with no other row is not among those returned)."""
+    keep = weight > 0
+    labels, weight, rows = labels[keep], weight[keep], rows[keep]
     conv, of_row = np.unique(rows, return_inverse=True)
     of_row = np.asarray(of_row).ravel()  # the inverse's shape varied across numpy 2.x
     total = np.bincount(of_row, weights=weight, minlength=len(conv))
@@ -168,7 +171,7 @@ def ridge_dual_coef(K, rows, labels, weight, n_classes, alpha):
     blocks of one (and the stack's two metric-match members share it); the held-out rows'
     scores are blocks of it too.
     """
-    conv, of_row, total, Y = _ridge_targets(labels, weight, n_classes, rows)
+    conv, _, total, Y = _ridge_targets(labels, weight, n_classes, rows)
     d = np.sqrt(total).astype(K.dtype)
     A = K[np.ix_(conv, conv)]  # a copy, scaled in place
     A *= d[:, None]
@@ -215,10 +218,12 @@ def ridge_class_weights(Z, labels, weight, n_classes, alpha, rows=None):
     if len(first) <= RIDGE_EXACT_MAX:
         conv, coef = ridge_dual_coef(gram_matrix(Z), of_row, labels, weight, n_classes, alpha)
         return np.asarray(safe_sparse_dot(Z[conv].T, coef, dense_output=True).T, dtype=np.float32)
-    _, _, total, Y = _ridge_targets(labels, weight, n_classes, of_row)
+    conv, _, total, Y = _ridge_targets(labels, weight, n_classes, of_row)
+    if len(conv) == 0:
+        return np.zeros((n_classes, n_cols), dtype=np.float32)
     solver = "cholesky" if n_cols <= RIDGE_EXACT_MAX else "sparse_cg"
     model = Ridge(alpha=alpha, fit_intercept=False, solver=solver)
-    model.fit(Z, Y, sample_weight=total)
+    model.fit(Z[conv], Y, sample_weight=total)
     return np.asarray(model.coef_, dtype=np.float32).reshape(n_classes, n_cols)
 
 
@@ -440,14 +445,18 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         pools = phrasing if self.pooling == "phrasing" else None
         gram = None
         if self.classifier == "ridge" and len(unique) <= RIDGE_EXACT_MAX:
-            # Every cross-fitting fold solves on a block of it; held out of fit, kept for
-            # the next member on the same rows.
-            gram = recent_result(
-                "metric-match gram",
-                (digest, self.max_features),
-                lambda: gram_matrix(Z_unique),
-                keep=1,
-            )
+            # The Gram matrix of every distinct conversation (those of weight 0 included: the
+            # cross-fitting folds score them). Computed when first needed; every fold solves
+            # on a block of it, and it is kept for the next member on the same rows (one per
+            # process: 64 MB for a stack fold of judgebench-dev).
+            def gram():
+                return recent_result(
+                    "metric-match gram",
+                    (digest, self.max_features),
+                    lambda: gram_matrix(Z_unique),
+                    keep=1,
+                )
+
         # The stack's metric-match members differ in how they cross-fit and what they output,
         # not in the model fitted on all rows: on the same rows the next one reuses it, as
         # it does the vocabulary. The key is the content of everything the fit reads.
@@ -464,6 +473,7 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
                 self.alpha,
                 self.C,
                 self.max_iter,
+                gram is None,
             )
         )
         self.model_ = recent_result(
@@ -480,9 +490,10 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
     def _fit_classifier(self, Z, labels, weight, pools=None, rows=None, gram=None):
         """The fitted classifier: ``("centroid", unit centroids)``, ``("linear", ridge
         weights)``, ``("logistic", model)``, or with a ``gram`` matrix of the distinct
-        conversations ``("dual", gram, conversations, coef)`` (:func:`ridge_dual_coef`).
-        ``pools``: each row's phrasing cluster, for ``pooling="phrasing"``; ``rows``: each
-        row's distinct conversation (an index into ``gram``)."""
+        conversations (a function returning it) ``("dual", gram, conversations, coef)``
+        (:func:`ridge_dual_coef`). ``pools``: each row's phrasing cluster, for
+        ``pooling="phrasing"``; ``rows``: each row's distinct conversation (an index into
+        the Gram matrix)."""
         keep = weight > 0
         Z, labels, weight = Z[keep], labels[keep], weight[keep]
         n_classes = len(self.metrics_)
@@ -491,8 +502,9 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         if pools is not None:
             weight = cell_balanced_weights(labels, pools[keep], weight)
         if self.classifier == "ridge" and gram is not None:
-            conv, coef = ridge_dual_coef(gram, rows[keep], labels, weight, n_classes, self.alpha)
-            return ("dual", gram, conv, coef)
+            K = gram()
+            conv, coef = ridge_dual_coef(K, rows[keep], labels, weight, n_classes, self.alpha)
+            return ("dual", K, conv, coef)
         if self.classifier == "ridge":
             rows = None if rows is None else rows[keep]
             W = ridge_class_weights(Z, labels, weight, n_classes, self.alpha, rows)

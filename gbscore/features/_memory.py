@@ -206,7 +206,7 @@ def cached_fingerprint(key, compute):
 RECENT_RESULTS = 4
 
 
-def recent_result(kind, key, compute, *, keep=RECENT_RESULTS):
+def recent_result(kind, key, compute, *, keep=None):
     """Return ``compute()`` for ``(kind, key)``, keeping the last ``keep`` results of
     ``kind`` (default :data:`RECENT_RESULTS`).
 
@@ -214,13 +214,17 @@ def recent_result(kind, key, compute, *, keep=RECENT_RESULTS):
     one process (the fold loop fits every base of a stack on each fold's rows). ``key`` must
     identify the inputs by content; the value is shared, so callers must not modify it. A
     large result (a dense matrix per fold) should pass ``keep=1``: it is held until the next
-    one of its kind replaces it, or :func:`clear_caches`.
+    one of its kind replaces it, or :func:`clear_caches`. Room is made before ``compute``
+    runs, so at most ``keep`` results of a kind are alive at once.
     """
+    keep = RECENT_RESULTS if keep is None else keep
     with _STATE.lock:
         store = _STATE.recent.setdefault(kind, OrderedDict())
         if key in store:
             store.move_to_end(key)
             return store[key]
+        while len(store) >= keep:
+            store.popitem(last=False)
     value = compute()
     with _STATE.lock:
         store = _STATE.recent.setdefault(kind, OrderedDict())

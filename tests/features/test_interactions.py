@@ -213,10 +213,26 @@ def test_fits_on_inputs_alike_in_their_blocks_share_the_fitted_projections():
     np.testing.assert_array_equal(alone.transform(other), b.transform(other))
     assert list(b.get_feature_names_out()) == list(alone.get_feature_names_out())
 
-    shifted = other.copy()
-    shifted.loc[0, "response__7"] += 0.5  # one value of a text block changes
-    c = InteractionFeatures(n_components=3, bilinear_rank=2).fit(shifted)
-    assert c.reducers_ is not alone.reducers_
-    d = InteractionFeatures(n_components=2, bilinear_rank=2).fit(other)
-    assert d.reducers_ is not alone.reducers_
-    assert d.reducers_[("prod", "response")].n_components == 2
+    # Each change to what the fit reads, fitted right after the unchanged step: its own
+    # projections, equal to those it gets with nothing cached.
+    def changed(frame, column):
+        frame = frame.copy()
+        frame.loc[0, column] += 0.5  # one value of one block changes
+        return frame
+
+    variants = {
+        "a text block": ({}, changed(other, "response__7")),
+        "the metric block": ({}, changed(other, "metric_text__3")),
+        "n_components": ({"n_components": 2}, other),
+        "bilinear_rank": ({"bilinear_rank": 1}, other),
+        "reduction": ({"reduction": "random"}, other),
+    }
+    for what, (change, data) in variants.items():
+        clear_caches()
+        base = InteractionFeatures(n_components=3, bilinear_rank=2).fit(other)
+        step = InteractionFeatures(**{"n_components": 3, "bilinear_rank": 2, **change}).fit(data)
+        assert step.reducers_ is not base.reducers_, what
+        clear_caches()
+        fresh = InteractionFeatures(**{"n_components": 3, "bilinear_rank": 2, **change}).fit(data)
+        np.testing.assert_array_equal(step.transform(data), fresh.transform(data), err_msg=what)
+        assert not np.array_equal(step.transform(data), base.transform(data)), what

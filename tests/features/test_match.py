@@ -184,20 +184,72 @@ def test_members_differing_in_crossfit_and_output_share_the_model_fitted_on_all_
     np.testing.assert_array_equal(alone.model_[1], a.model_[1])
     np.testing.assert_array_equal(alone.transform(X), b.transform(X))
 
+    # Each change to what the fit reads, fitted right after the unchanged member (so the
+    # caches hold its vocabulary, Gram matrix and model): a model of its own, equal to the
+    # one it gets with nothing cached, and (where the change matters) another model.
     y2 = y.copy()
     y2[0] = 10.0 if y[0] < 9.5 else 6.0  # one label, so one weight, changes
-    changed = [
-        MetricMatchFeatures(**kw).fit(X, y2),
-        MetricMatchFeatures(**{**kw, "pooling": "rows"}).fit(X, y),
-        MetricMatchFeatures(**kw, alpha=0.3).fit(X, y),
-        MetricMatchFeatures(**kw, min_score=7.0).fit(X, y),
-    ]
-    for other in changed:  # min_score scales every weight here (labels 9 or 2): same model
-        assert other.model_ is not alone.model_
-    if classifier == "ridge":  # alpha is the ridge's own
-        assert np.abs(changed[2].model_[1] - alone.model_[1]).max() > 1e-3
-    for other in changed[:2]:
-        assert np.abs(other.model_[1] - alone.model_[1]).max() > 1e-3
+    renamed = X.replace({"metric_name": {"jailbreak": "jailbreak/roleplay"}})
+    variants = {
+        "one label": ({}, X, y2, True),
+        "rows pooling": ({"pooling": "rows"}, X, y, True),
+        "alpha": ({"alpha": 0.3}, X, y, classifier == "ridge"),
+        # scales every weight (labels are 9 or 2): the ridge's balance with alpha changes,
+        # unit centroids do not
+        "min_score": ({"min_score": 7.0}, X, y, classifier == "ridge"),
+        "max_features": ({"max_features": 20}, X, y, True),
+        "text_columns": ({"text_columns": ("response",)}, X, y, True),
+        "a metric renamed": ({}, renamed, y, False),  # same vectors, other names
+    }
+    for what, (change, data, target, differs) in variants.items():
+        clear_caches()
+        base = MetricMatchFeatures(**kw).fit(X, y)
+        other = MetricMatchFeatures(**{**kw, **change}).fit(data, target)
+        assert other.model_ is not base.model_, what
+        clear_caches()
+        fresh = MetricMatchFeatures(**{**kw, **change}).fit(data, target)
+        np.testing.assert_array_equal(other.model_[1], fresh.model_[1], err_msg=what)
+        if differs:
+            W, W0 = other.model_[1], base.model_[1]
+            assert W.shape != W0.shape or np.abs(W - W0).max() > 1e-3, what
+    assert list(other.metrics_) != list(base.metrics_)
+
+
+@pytest.mark.parametrize("pooling", ["rows", "phrasing"])
+def test_ridge_model_fitted_on_all_rows_matches_scikit_learn(pooling):
+    """The model ``transform`` uses (dual solve, then primal weights) equals scikit-learn's
+    Ridge on the rows of weight > 0, every row its own; some conversations have weight 0 on
+    every row, so the solve covers a gappy subset of them. With phrasing pooling each
+    (metric, phrasing cluster) cell's weights are scaled to the mean cell total, written out
+    here."""
+    from sklearn.linear_model import Ridge
+
+    from gbscore._groups import table_groups
+
+    X = augmented(table(n_per=12))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 6.5)
+    n0 = len(X) // 3  # row i, i + n0 and i + 2 n0 hold one conversation
+    low = np.arange(0, n0, 5)
+    y[np.r_[low, low + n0, low + 2 * n0]] = 3.0  # these conversations: weight 0 everywhere
+    mm = MetricMatchFeatures(n_splits=3, classifier="ridge", alpha=0.5, pooling=pooling)
+    mm.fit(X, y)
+    Z = mm.vectorizer_.transform(joined_texts(X)).astype(np.float64)
+    own = mm._own_index(X)
+    weight = np.clip((y - 5.0) / 5.0, 0.0, 1.0)
+    if pooling == "phrasing":
+        cells = pd.Series(list(zip(own, table_groups(X, "phrasing", n_splits=3), strict=True)))
+        totals = pd.Series(weight).groupby(cells).transform("sum").to_numpy()
+        positive = weight > 0
+        n_cells = cells[positive].nunique()
+        weight = np.where(positive, weight / np.maximum(totals, 1e-300), 0.0)
+        weight *= np.clip((y - 5.0) / 5.0, 0.0, 1.0).sum() / n_cells
+    keep = weight > 0
+    ridge = Ridge(alpha=0.5, fit_intercept=False, solver="cholesky")
+    ridge.fit(Z[keep], np.eye(len(mm.metrics_))[own[keep]], sample_weight=weight[keep])
+    kind, W = mm.model_
+    assert kind == "linear"
+    np.testing.assert_allclose(W, ridge.coef_, atol=2e-5)
+    assert np.abs(W).max() > 0.05
 
 
 def test_relative_output_matches_a_hand_computation_from_the_centroids():
