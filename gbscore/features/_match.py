@@ -134,6 +134,10 @@ def pooled_centroids(Z, labels, weight, pools, n_classes):
 #: same minimum.
 RIDGE_EXACT_MAX = 20_000
 
+#: A Gram matrix up to this size is kept after a fit for the next metric-match member on the
+#: same rows (8,192 conversations in float32); a larger one is freed with its fit.
+GRAM_KEEP_MAX_BYTES = 256 << 20
+
 
 def gram_matrix(Z):
     """``Z @ Z.T`` as a dense array of ``Z``'s dtype: the conversations' TF-IDF inner products."""
@@ -447,9 +451,16 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         if self.classifier == "ridge" and len(unique) <= RIDGE_EXACT_MAX:
             # The Gram matrix of every distinct conversation (those of weight 0 included: the
             # cross-fitting folds score them). Computed when first needed; every fold solves
-            # on a block of it, and it is kept for the next member on the same rows (one per
-            # process: 64 MB for a stack fold of judgebench-dev).
+            # on a block of it. Up to GRAM_KEEP_MAX_BYTES it is kept for the next member on
+            # the same rows (one per process: 64 MB for a stack fold of judgebench-dev);
+            # larger, it lives only as long as this fit.
+            held = {}
+
             def gram():
+                if len(unique) ** 2 * Z_unique.dtype.itemsize > GRAM_KEEP_MAX_BYTES:
+                    if "K" not in held:
+                        held["K"] = gram_matrix(Z_unique)
+                    return held["K"]
                 return recent_result(
                     "metric-match gram",
                     (digest, self.max_features),

@@ -591,3 +591,21 @@ def test_ridge_cross_fitting_on_blocks_of_one_gram_matrix_matches_a_ridge_per_fo
         expected[test] = mm._features(scores, own[test])
     np.testing.assert_allclose(out, expected, atol=2e-4)
     assert out[:, 0].std() > 0.1  # the scores are not all alike
+
+
+def test_a_gram_matrix_over_the_keep_size_is_not_kept_and_gives_the_same_features(monkeypatch):
+    """Past ``GRAM_KEEP_MAX_BYTES`` the Gram matrix serves the folds of one fit and is not
+    kept in the process cache; the features are those of the kept one."""
+    from gbscore.features import _match, cache_info, clear_caches
+
+    X = augmented(table(n_per=12))
+    y = np.where(np.arange(len(X)) < len(X) // 3, 9.0, 2.0)
+    kw = {"n_splits": 3, "classifier": "ridge", "pooling": "phrasing", "crossfit": "phrasing"}
+    clear_caches()
+    kept = MetricMatchFeatures(**kw).fit_transform(X, y)
+    assert cache_info()["recent"]["metric-match gram"] == 1
+    clear_caches()
+    monkeypatch.setattr(_match, "GRAM_KEEP_MAX_BYTES", 0)
+    alone = MetricMatchFeatures(**kw).fit_transform(X, y)
+    assert "metric-match gram" not in cache_info()["recent"]
+    np.testing.assert_array_equal(alone, kept)
