@@ -281,17 +281,16 @@ class InteractionFeatures(TransformerMixin, BaseEstimator):
         # (beyond the numerical rank) are zero columns, so feature names are stable.
         k = min(self.n_components, dim)
         r = min(self.bilinear_rank, dim)
-        fitted = lambda: self._fit_blocks(M, units, k, r)  # noqa: E731
         if self.reduction == "pca" or isinstance(self.random_state, numbers.Integral):
             # What is fitted reads only the metric and text blocks. The stack's bases feed
             # this step unions that differ in other columns (the metric-match member), so on
-            # the same rows the next one reuses the result (~2 s per fit at full size).
-            key = joblib.hash(
-                (self.reduction, k, r, self.random_state, M, [units[t] for t in units], list(units))
+            # the same rows the next one reuses the result (~3 s per stack fold at full size).
+            key = joblib.hash((self.reduction, k, r, self.random_state, M, units))
+            fitted = recent_result(
+                "interaction features", key, lambda: self._fit_blocks(M, units, k, r), keep=1
             )
-            fitted = recent_result("interaction features", key, fitted, keep=1)
         else:  # a RandomState draws anew at each fit
-            fitted = fitted()
+            fitted = self._fit_blocks(M, units, k, r)
         self.metric_vocab_, self.reducers_, self.bilinear_ = fitted
         self._feature_names_out = self._build_names()
         return self

@@ -156,7 +156,7 @@ def _ridge_targets(labels, weight, n_classes, rows):
     Y = np.zeros((len(conv), n_classes), dtype=np.float64)
     np.add.at(Y, (of_row, labels), weight)
     Y /= total[:, None]
-    return conv, of_row, total, Y
+    return conv, total, Y
 
 
 def ridge_dual_coef(K, rows, labels, weight, n_classes, alpha):
@@ -175,7 +175,7 @@ def ridge_dual_coef(K, rows, labels, weight, n_classes, alpha):
     blocks of one (and the stack's two metric-match members share it); the held-out rows'
     scores are blocks of it too.
     """
-    conv, _, total, Y = _ridge_targets(labels, weight, n_classes, rows)
+    conv, total, Y = _ridge_targets(labels, weight, n_classes, rows)
     d = np.sqrt(total).astype(K.dtype)
     A = K[np.ix_(conv, conv)]  # a copy, scaled in place
     A *= d[:, None]
@@ -222,7 +222,7 @@ def ridge_class_weights(Z, labels, weight, n_classes, alpha, rows=None):
     if len(first) <= RIDGE_EXACT_MAX:
         conv, coef = ridge_dual_coef(gram_matrix(Z), of_row, labels, weight, n_classes, alpha)
         return np.asarray(safe_sparse_dot(Z[conv].T, coef, dense_output=True).T, dtype=np.float32)
-    conv, _, total, Y = _ridge_targets(labels, weight, n_classes, of_row)
+    conv, total, Y = _ridge_targets(labels, weight, n_classes, of_row)
     if len(conv) == 0:
         return np.zeros((n_classes, n_cols), dtype=np.float32)
     solver = "cholesky" if n_cols <= RIDGE_EXACT_MAX else "sparse_cg"
@@ -454,19 +454,22 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
             # on a block of it. Up to GRAM_KEEP_MAX_BYTES it is kept for the next member on
             # the same rows (one per process: 64 MB for a stack fold of judgebench-dev);
             # larger, it lives only as long as this fit.
+            keep_after = len(unique) ** 2 * Z_unique.dtype.itemsize <= GRAM_KEEP_MAX_BYTES
             held = {}
 
             def gram():
-                if len(unique) ** 2 * Z_unique.dtype.itemsize > GRAM_KEEP_MAX_BYTES:
-                    if "K" not in held:
-                        held["K"] = gram_matrix(Z_unique)
-                    return held["K"]
-                return recent_result(
-                    "metric-match gram",
-                    (digest, self.max_features),
-                    lambda: gram_matrix(Z_unique),
-                    keep=1,
-                )
+                if "K" not in held:
+                    held["K"] = (
+                        recent_result(
+                            "metric-match gram",
+                            (digest, self.max_features),
+                            lambda: gram_matrix(Z_unique),
+                            keep=1,
+                        )
+                        if keep_after
+                        else gram_matrix(Z_unique)
+                    )
+                return held["K"]
 
         # The stack's metric-match members differ in how they cross-fit and what they output,
         # not in the model fitted on all rows: on the same rows the next one reuses it, as
