@@ -60,7 +60,14 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from gbscore.config import DEFAULT_CONFIG, build_cv, build_pipeline, load_config, merge_config
+from gbscore.config import (
+    DEFAULT_CONFIG,
+    build_cv,
+    build_pipeline,
+    load_config,
+    merge_config,
+    resolve_cv_buffer,
+)
 from gbscore.data import load_competition, load_test_labels
 from gbscore.finetune import finetune_encoder
 from gbscore.model_selection import (
@@ -241,6 +248,12 @@ def main(argv=None):
         help="fine-tune the encoder on the kept training rows into DIR and use it (a DIR "
         "written before for the same --seed and --split-threshold is reused, not retrained)",
     )  # fmt: skip
+    ap.add_argument(
+        "--cv-buffer", default="config", metavar="{config,none,new,all,COSINE}",
+        help="the folds' buffer (cv.buffer): as the config says (default), none, matched to "
+        "the new-phrasing test rows (as on data whose test is all new phrasing) or to all "
+        "test rows (what `gbscore run` would match here), or a cosine",
+    )  # fmt: skip
     ap.add_argument("--finetune-epochs", type=float, default=1.0)
     ap.add_argument("--finetune-max-seq-length", type=int, default=None)
     args = ap.parse_args(argv)
@@ -278,6 +291,17 @@ def main(argv=None):
         finetune_seconds = round(time.perf_counter() - start, 1)
         config = merge_config(config, {"encoder": {"model": str(args.finetune_encoder)}})
         print(f"encoder fine-tuned on the kept training rows: {args.finetune_encoder}")
+    buffer_match = None
+    if args.cv_buffer in ("new", "all"):
+        reference = data.test[new] if args.cv_buffer == "new" else data.test
+        config, buffer_match = resolve_cv_buffer(
+            merge_config(config, {"cv": {"buffer": "auto"}}), X_fit, reference
+        )
+    elif args.cv_buffer == "none":
+        config = merge_config(config, {"cv": {"buffer": None}})
+    elif args.cv_buffer != "config":
+        config = merge_config(config, {"cv": {"buffer": float(args.cv_buffer)}})
+    print(f"cv buffer: {config['cv']['buffer']}", flush=True)
     start = time.perf_counter()
     model = build_pipeline(config, metric_embeddings=emb, cache_dir=args.cache_dir)
     model.fit(X_fit, y_fit)
@@ -288,6 +312,8 @@ def main(argv=None):
         "test_new_rows": int(new.sum()),
         "fit_predict_seconds": round(time.perf_counter() - start, 1),
         "finetune_seconds": finetune_seconds,
+        "cv_buffer": config["cv"]["buffer"],
+        "cv_buffer_match": None if buffer_match is None else buffer_match.summary(),
         "test_new": _rmse_by_kind(y_test[new], pred[new], kinds[new]),
         "test_seen": _rmse_by_kind(y_test[~new], pred[~new], kinds[~new]),
         "test_all": _rmse_by_kind(y_test, pred, kinds),

@@ -25,7 +25,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from ._schema import TEXT_COLUMNS, conversation_groups, conversation_text
 from .exceptions import ConfigError
 
-__all__ = ["GROUPINGS", "phrasing_groups", "phrasing_vectors", "table_groups"]
+__all__ = [
+    "GROUPINGS",
+    "phrasing_groups",
+    "phrasing_vectorizer",
+    "phrasing_vectors",
+    "table_groups",
+]
 
 log = logging.getLogger("gbscore")
 
@@ -37,6 +43,13 @@ GROUPINGS = ("phrasing", "conversation")
 _THRESHOLDS = tuple(np.round(np.arange(0.30, 0.951, 0.05), 2))
 
 
+def phrasing_vectorizer():
+    """The unfitted TF-IDF phrasing similarity is measured in (:func:`phrasing_vectors`)."""
+    return TfidfVectorizer(
+        analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32
+    )
+
+
 def phrasing_vectors(texts):
     """Unit word uni/bigram TF-IDF rows of ``texts``: the similarity phrasing is measured in.
 
@@ -44,9 +57,7 @@ def phrasing_vectors(texts):
     two texts on one topic in different words share few bigrams. Raises ``ValueError`` when
     no word occurs twice.
     """
-    return TfidfVectorizer(
-        analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32
-    ).fit_transform(texts)
+    return phrasing_vectorizer().fit_transform(texts)
 
 
 def _similar_pairs(texts, min_similarity, chunk=2048):

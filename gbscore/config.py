@@ -7,7 +7,7 @@ checked by :func:`check_config`, built by :func:`build_pipeline`. ::
     {"model": "stack",                       # or "lightgbm", "catboost", "ridge", "mlp"
      "encoder": {"kind": "sentence-transformers", "model": "..."},
      "params": {"augment__swap_random": 2},  # scikit-learn step__param names
-     "cv": {"n_splits": 5, "grouping": "phrasing"},
+     "cv": {"n_splits": 5, "grouping": "phrasing", "buffer": null},   # or a cosine, or "auto"
      "features": {"contrastive": true},      # ContrastiveMatchFeatures in the union
      "random_state": 0,
      "stack": {"models": ["lightgbm",                        # "mlp" may be added
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -55,7 +56,7 @@ from .features import (
     TableFeatures,
 )
 from .mlp import MLPScoreRegressor
-from .model_selection import GROUPINGS, ConversationKFold
+from .model_selection import GROUPINGS, ConversationKFold, matched_buffer
 from .models import CatBoostScoreRegressor, LightGBMScoreRegressor, RidgeScoreRegressor
 from .pipeline import ScorePipeline
 from .stacking import StackedScoreRegressor
@@ -72,8 +73,11 @@ __all__ = [
     "label_policy_to_spec",
     "load_config",
     "merge_config",
+    "resolve_cv_buffer",
     "stack_configs",
 ]
+
+log = logging.getLogger("gbscore")
 
 MODELS = {
     "lightgbm": LightGBMScoreRegressor,
@@ -93,7 +97,11 @@ DEFAULT_CONFIG = {
     # merges cleanly (e.g. {"kind": "char-tfidf", "n_components": 128}).
     "encoder": {"kind": "sentence-transformers"},
     "params": {},
-    "cv": {"n_splits": 5, "grouping": "phrasing"},
+    # buffer: null (none), a cosine (training conversations at least that similar to a held-out
+    # one leave the fold), or "auto": matched to the test set's distance from training when
+    # the command has one (resolve_cv_buffer; README, "A buffer matched to the test's
+    # distance").
+    "cv": {"n_splits": 5, "grouping": "phrasing", "buffer": None},
     # Optional feature transformers; their settings are params (features__contrast__dim).
     # Learned matching is on: on tests of new phrasing made from judgebench-dev
     # (benchmarks/bench_new_phrasing.py) it and the phrasing-crossfit base below lowered the
@@ -129,7 +137,7 @@ DEFAULT_CONFIG = {
     },
 }
 
-_CV_KEYS = {"n_splits", "grouping"}
+_CV_KEYS = {"n_splits", "grouping", "buffer"}
 _FEATURE_KEYS = {"contrastive"}
 _STACK_KEYS = set(DEFAULT_CONFIG["stack"])
 
@@ -194,6 +202,13 @@ def check_config(config, *, where=""):
         raise ConfigError(
             f"{where}cv.grouping={config['cv']['grouping']!r} is not one of {list(GROUPINGS)}"
         )
+    buffer = config["cv"]["buffer"]
+    if not (
+        buffer is None
+        or buffer == "auto"
+        or (isinstance(buffer, int | float) and not isinstance(buffer, bool) and 0 < buffer <= 1)
+    ):
+        raise ConfigError(f'{where}cv.buffer={buffer!r} must be null, "auto" or a cosine in (0, 1]')
     _known("stack", config["stack"], _STACK_KEYS, where)
     if config["stack"]["calibration"] not in (None, "auto", "isotonic"):
         raise ConfigError(
@@ -516,11 +531,7 @@ def build_pipeline(config=None, *, metric_embeddings=None, cache_dir=None, show_
     return StackedScoreRegressor(
         estimators=bases,
         final_estimator=final_estimator(stack["meta"], stack["meta_alpha"]),
-        cv=ConversationKFold(
-            n_splits=config["cv"]["n_splits"],
-            grouping=config["cv"]["grouping"],
-            random_state=config["random_state"],
-        ),
+        cv=_splitter(config),
         meta_rows=stack["meta_rows"],
         calibration=stack["calibration"],
         uncertainty=stack["uncertainty"],
@@ -529,11 +540,54 @@ def build_pipeline(config=None, *, metric_embeddings=None, cache_dir=None, show_
     )
 
 
-def build_cv(config):
-    """The splitter a config's ``cv`` section describes."""
-    config = check_config(config)
+def _splitter(config):
+    buffer = config["cv"]["buffer"]
+    if buffer == "auto":
+        log.info(
+            "cv.buffer 'auto' is matched to a test set (resolve_cv_buffer); with none given "
+            "the folds are not buffered"
+        )
+        buffer = None
     return ConversationKFold(
         n_splits=config["cv"]["n_splits"],
         grouping=config["cv"]["grouping"],
         random_state=config["random_state"],
+        buffer=None if buffer is None else float(buffer),
     )
+
+
+def build_cv(config):
+    """The splitter a config's ``cv`` section describes."""
+    return _splitter(check_config(config))
+
+
+def resolve_cv_buffer(config, X_train, X_test):
+    """The config with ``cv.buffer: "auto"`` replaced by the buffer matched to ``X_test``.
+
+    :func:`gbscore.model_selection.matched_buffer` picks the buffer at which the folds hold
+    out at the test rows' distance from the training phrasing (``None`` when they already
+    do). A config whose buffer is not ``"auto"``, or no ``X_test``, comes back as it was
+    (merged and checked).
+
+    Returns
+    -------
+    config : dict
+    match : BufferMatch or None
+        What was measured, when a buffer was matched.
+    """
+    config = check_config(config)
+    if config["cv"]["buffer"] != "auto" or X_test is None or len(X_test) == 0:
+        return config, None
+    unbuffered = merge_config(config, {"cv": {"buffer": None}})
+    match = matched_buffer(X_train, X_test, build_cv(unbuffered))
+    log.info(
+        "cv buffer matched to the test set: %s (median nearest-train cosine: test %.3f, CV "
+        "%.3f unbuffered, %.3f buffered; folds keep at least %.0f%% of their training rows%s)",
+        "none" if match.buffer is None else f"{match.buffer:.3f}",
+        match.similarity_test,
+        match.similarity_cv,
+        match.similarity_cv_buffered,
+        100 * match.train_fraction,
+        "; capped there" if match.capped else "",
+    )
+    return merge_config(config, {"cv": {"buffer": match.buffer}}), match

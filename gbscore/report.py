@@ -313,7 +313,14 @@ def _summary_md(metrics, timings):
         lines += [
             f"Cross-validation of **{cv['model']}**: {cv['n_real']} held-out real rows and "
             f"{cv['n_shifted']} mismatched pairs built from them; folds grouped by "
-            f"{cv.get('grouping', 'conversation')}.",
+            f"{cv.get('grouping', 'conversation')}"
+            + (
+                ""
+                if cv.get("buffer") is None
+                else f", without the training conversations within cosine {cv['buffer']:.3f} "
+                "of each fold's held-out ones (cv.buffer)"
+            )
+            + ".",
             "",
         ]
         tables = [(cv.get("grouping", ""), metrics.get("cv_models") or {})]

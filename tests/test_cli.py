@@ -469,3 +469,37 @@ def test_bad_config(work, capsys, tmp_path):
         ["cv", "--data-dir", data, "--config", config, "--report-dir", tmp_path, "--quiet"], capsys
     )
     assert code == 2 and "stack.models.xgboost" in err
+
+
+@pytest.mark.slow
+def test_cv_buffer_auto_is_matched_to_the_test_set(work, capsys, tmp_path):
+    """cv.buffer "auto": a test set phrased unlike train buffers the folds; the config the
+    report saves, its metrics and its summary give the buffer used."""
+    root, data = work
+    rephrased = tmp_path / "data"
+    shutil.copytree(data, rephrased)
+    test = json.loads((rephrased / "test_data.json").read_text(encoding="utf-8"))
+    rng = np.random.default_rng(0)
+    for record in test:  # most words replaced by one of 40 shared ones: far from train
+        for key in ("user_prompt", "response"):
+            record[key] = " ".join(
+                w if rng.random() < 0.4 else f"word{rng.integers(40)}"
+                for w in (record[key] or "").split()
+            )
+    _write_json(rephrased / "test_data.json", test)
+    cv = {"n_splits": 3, "buffer": "auto"}
+    config = _write_json(tmp_path / "c.json", {**SHARED, "model": "ridge", "cv": cv})
+    for where, report in ((rephrased, tmp_path / "far"), (data, tmp_path / "near")):
+        code, out, err = _run(
+            ["cv", "--data-dir", where, "--config", config, "--grouping", "phrasing",
+             "--report-dir", report, "--quiet", "--cache-dir", root / "cache", "--n-jobs", 1],
+            capsys,
+        )  # fmt: skip
+        assert code == 0, err
+    far = json.loads((tmp_path / "far" / "config.json").read_text())["cv"]["buffer"]
+    assert isinstance(far, float) and 0 < far < 1
+    assert json.loads((tmp_path / "far" / "metrics.json").read_text())["cv"]["buffer"] == far
+    assert f"within cosine {far:.3f}" in (tmp_path / "far" / "summary.md").read_text()
+    # the demo's own test set is phrased like its train: no buffer
+    assert json.loads((tmp_path / "near" / "config.json").read_text())["cv"]["buffer"] is None
+    assert json.loads((tmp_path / "near" / "metrics.json").read_text())["cv"]["buffer"] is None

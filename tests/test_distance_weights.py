@@ -146,3 +146,18 @@ def test_errors_say_what_is_wrong():
         phrasing_distance_weights(lonely_oof, lonely, _far_test())
     with pytest.raises(ValueError, match="sample_weight has shape"):
         oof.scores(sample_weight=np.ones(3))
+
+
+def test_buffered_folds_are_measured_from_the_rows_they_trained_on():
+    X, fold = _train_table()
+    oof = _oof(X, fold, preds=np.zeros(len(X)), y=np.zeros(len(X)))
+    near = X.iloc[[0, 2, 4]].assign(system_prompt="test")
+    plain = phrasing_distance_weights(oof, X, near).similarity_cv
+    # with a buffer of 0.99 each fold trained without the other copy of its held-out texts,
+    # and no two topics share a word: nothing similar is left
+    oof.buffer = 0.99
+    buffered = phrasing_distance_weights(oof, X, near).similarity_cv
+    copies = ~np.isin(np.arange(len(X)) // 2, list(_LONELY))
+    np.testing.assert_allclose(plain[copies], 1.0, atol=1e-6)
+    assert (buffered < 0.5).all()
+    np.testing.assert_allclose(buffered[~copies], plain[~copies])

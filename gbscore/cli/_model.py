@@ -91,6 +91,17 @@ def _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quie
     return config, cache_dir, timer, data
 
 
+def _match_buffer(config, data, timer):
+    """The config with ``cv.buffer: "auto"`` matched to the test set's distance, if any."""
+    from ..config import resolve_cv_buffer
+
+    if config["cv"]["buffer"] != "auto" or data.test is None:
+        return config
+    with timer.step("cv buffer matched to the test set"):
+        config, _ = resolve_cv_buffer(config, data.train.drop(columns="score"), data.test)
+    return config
+
+
 def _is_stack(config):
     return config.get("model") == "stack"
 
@@ -261,6 +272,7 @@ def run(
                 param_hint="--cv-folds",
             )
         config["cv"]["n_splits"] = cv_folds if cv_folds >= 2 else config["cv"]["n_splits"]
+    config = _match_buffer(config, data, timer)
     if _is_stack(config):
         # The stack's own out-of-fold predictions are its cross-validation: no second CV.
         model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
@@ -336,6 +348,7 @@ def train(
     config, cache_dir, timer, data = _prepare(
         data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
     )
+    config = _match_buffer(config, data, timer)
     model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
     save_model(model, model_out, metadata=_metadata(config, data))
     click.echo(f"model: {model_out}")
@@ -381,6 +394,7 @@ def cv(
     )
     if folds is not None:
         config["cv"]["n_splits"] = folds
+    config = _match_buffer(config, data, timer)
     groupings = ["phrasing", "conversation"] if grouping == "both" else [grouping]
     results = {
         g: _cv(config, data, cache_dir, quiet, timer, n_jobs, dask_address, g) for g in groupings

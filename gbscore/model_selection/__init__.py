@@ -26,6 +26,7 @@ held-out conversation then has a near-duplicate in training. The threshold is th
 """
 
 from .._groups import GROUPINGS, phrasing_groups, table_groups
+from ._buffer import BufferMatch, matched_buffer, purge_close_conversations
 from ._distance import DistanceWeights, phrasing_distance_weights
 from ._loop import check_table, cross_val_oof
 from ._oof import SCORE_BINS, OOFPredictions, per_bin_rmse, rmse
@@ -41,6 +42,7 @@ from ._split import (
 __all__ = [
     "GROUPINGS",
     "SCORE_BINS",
+    "BufferMatch",
     "ConversationKFold",
     "DistanceWeights",
     "HeldOutPairs",
@@ -51,9 +53,11 @@ __all__ = [
     "default_eval_sampler",
     "fold_seed",
     "heldout_pairs",
+    "matched_buffer",
     "per_bin_rmse",
     "phrasing_distance_weights",
     "phrasing_groups",
+    "purge_close_conversations",
     "rmse",
     "table_groups",
 ]

@@ -14,7 +14,8 @@ distribution of that distance match the test set's: the density ratio, estimated
 of equal CV mass (deciles of the CV rows' distances), each weighted by the share of test rows
 that falls in its range (test rows beyond the CV's range count in its end bins). The distance
 is the largest word uni/bigram TF-IDF cosine of a conversation to any training conversation
-(of the other folds, for a CV row), as :func:`gbscore.phrasing_groups` measures similarity.
+(of those its fold trained on, for a CV row: the other folds' less any buffer), as
+:func:`gbscore.phrasing_groups` measures similarity.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class DistanceWeights:
         }
 
 
-def _nearest(queries, pool, chunk=2048):
+def nearest_similarity(queries, pool, chunk=2048):
     """Largest cosine of each row of ``queries`` to any row of ``pool`` (0 if none)."""
     out = np.zeros(queries.shape[0])
     if pool.shape[0] == 0:
@@ -122,17 +123,27 @@ def phrasing_distance_weights(oof, X_train, X_test):
         ) from exc
     v_train, v_test = vectors[: len(first_train)], vectors[len(first_train) :]
 
-    sim_test = _nearest(v_test, v_train)[conv_test]
+    sim_test = nearest_similarity(v_test, v_train)[conv_test]
 
     # A conversation's fold: its real rows are all held out by one fold (grouped folds).
     real_fold = oof.fold[:n_real]
     conv_fold = np.full(len(first_train), -1)
     conv_fold[conv_train] = real_fold
     sim_conv = np.full(len(first_train), np.nan)
-    for k in np.unique(conv_fold[conv_fold >= 0]):
+    folds = np.unique(conv_fold[conv_fold >= 0])
+    # A buffered CV's fold trained without the conversations near its held-out ones: measure
+    # from the rows it trained on, as the splitter chose them.
+    trained = [np.flatnonzero((real_fold != k) & (real_fold >= 0)) for k in folds]
+    if oof.buffer is not None:
+        from ._buffer import purge_close_conversations  # _buffer imports this module
+
+        held_rows = [np.flatnonzero(real_fold == k) for k in folds]
+        splits = list(zip(trained, held_rows, strict=True))
+        trained = [tr for tr, _ in purge_close_conversations(X_train, splits, oof.buffer)]
+    for k, rows in zip(folds, trained, strict=True):
         held = np.flatnonzero(conv_fold == k)
-        rest = np.flatnonzero((conv_fold != k) & (conv_fold >= 0))
-        sim_conv[held] = _nearest(v_train[held], v_train[rest])
+        rest = np.unique(conv_train[rows])
+        sim_conv[held] = nearest_similarity(v_train[held], v_train[rest])
     sim_cv = sim_conv[conv_train]
 
     done = np.isfinite(sim_cv)

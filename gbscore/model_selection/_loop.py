@@ -249,7 +249,7 @@ def _check_estimators(estimators):
     return estimators
 
 
-def _assemble(names, n, y, splits, pairs, results, timings, grouping):
+def _assemble(names, n, y, splits, pairs, results, timings, grouping, buffer=None):
     """The OOFPredictions of the folds done so far (``results[k]`` is None for the others)."""
     real_preds = {m: np.full(n, np.nan) for m in names}
     fold = np.full(n, -1, dtype=np.int64)
@@ -276,6 +276,7 @@ def _assemble(names, n, y, splits, pairs, results, timings, grouping):
         row=np.concatenate([np.arange(n), *[p.row for p in pairs]]).astype(np.int64),
         timings=dict(timings),
         grouping=grouping,
+        buffer=buffer,
     )
 
 
@@ -363,6 +364,7 @@ def cross_val_oof(
     splitter = check_cv(cv, random_state=random_state)
     splits = list(splitter.split(X, y, groups))
     grouping = getattr(splitter, "grouping", "custom")
+    buffer = getattr(splitter, "buffer", None)
     names = list(estimators)
     if not callable(fit_params):
         fit_params = _constant(fit_params or {})
@@ -434,13 +436,15 @@ def cross_val_oof(
                     if on_fold is not None:
                         on_fold(
                             k,
-                            _assemble(names, len(y), y, splits, pairs, results, timings, grouping),
+                            _assemble(
+                                names, len(y), y, splits, pairs, results, timings, grouping, buffer
+                            ),
                         )
             finally:
                 bar.close()
 
     timings["wall"] = time.perf_counter() - start
-    oof = _assemble(names, len(y), y, splits, pairs, results, timings, grouping)
+    oof = _assemble(names, len(y), y, splits, pairs, results, timings, grouping, buffer)
     if not refit:
         return oof
     for name, est in refitted.items():

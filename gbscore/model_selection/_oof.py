@@ -90,6 +90,9 @@ class OOFPredictions:
         Seconds spent, e.g. ``{"features": ..., "model:lightgbm": ...}``, summed over folds.
     grouping : str
         How the folds were grouped (:data:`GROUPINGS`).
+    buffer : float or None
+        The folds' buffer (:class:`ConversationKFold`): training conversations at least this
+        similar to a held-out one were left out of its fold; ``None``: no buffer.
     """
 
     y: np.ndarray
@@ -100,6 +103,7 @@ class OOFPredictions:
     row: np.ndarray
     timings: dict = field(default_factory=dict)
     grouping: str = "conversation"
+    buffer: float | None = None
 
     @property
     def models(self):
@@ -173,6 +177,7 @@ class OOFPredictions:
             "n_real": int(real.sum()),
             "n_shifted": int((done & self.is_shifted).sum()),
             "grouping": self.grouping,
+            "buffer": self.buffer,
             "per_bin_plain": per_bin_rmse(self.y[real], p[real]).to_dict(orient="records"),
             "per_bin_shift": per_bin_rmse(self.y[done], p[done]).to_dict(orient="records"),
             "seconds": float(self.timings.get("wall", sum(self.timings.values()))),
@@ -194,6 +199,7 @@ class OOFPredictions:
             row=self.row,
             timings=dict(self.timings),
             grouping=self.grouping,
+            buffer=self.buffer,
         )
 
     def save(self, path):
@@ -209,6 +215,7 @@ class OOFPredictions:
             "preds": self.preds.to_numpy(dtype=np.float64),
             "timings": np.array(json.dumps(self.timings)),
             "grouping": np.array(self.grouping),
+            "buffer": np.array(np.nan if self.buffer is None else float(self.buffer)),
         }
         return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
@@ -237,4 +244,11 @@ class OOFPredictions:
             row=data["row"],
             timings=json.loads(str(data["timings"])),
             grouping=str(data["grouping"]),
+            buffer=_buffer_of(data),
         )
+
+
+def _buffer_of(data):
+    """The saved buffer; files written before the buffer existed had none."""
+    value = float(data["buffer"]) if "buffer" in data else float("nan")
+    return None if np.isnan(value) else value

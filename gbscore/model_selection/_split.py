@@ -15,6 +15,7 @@ from .._groups import table_groups
 from .._schema import TEXT_COLUMNS
 from ..augment import NegativeSampler
 from ..exceptions import ConfigError, GbscoreError
+from ._buffer import purge_close_conversations
 
 log = logging.getLogger("gbscore")
 
@@ -33,6 +34,11 @@ class ConversationKFold(GroupKFold):
         folds; ``"conversation"``: only identical conversations are kept together.
     shuffle : bool, default=True
     random_state : int, default=0
+    buffer : float or None, default=None
+        Drop from each fold's training rows every conversation whose word TF-IDF cosine to
+        one of the fold's held-out conversations is at least ``buffer``, so the held-out rows
+        lie further from what the fold trains on (:func:`purge_close_conversations`).
+        :func:`matched_buffer` picks the one that holds out at a test set's distance.
 
     Examples
     --------
@@ -43,9 +49,12 @@ class ConversationKFold(GroupKFold):
     3
     """
 
-    def __init__(self, n_splits=5, *, grouping="phrasing", shuffle=True, random_state=0):
+    def __init__(
+        self, n_splits=5, *, grouping="phrasing", shuffle=True, random_state=0, buffer=None
+    ):
         super().__init__(n_splits=n_splits, shuffle=shuffle, random_state=random_state)
         self.grouping = grouping
+        self.buffer = buffer
 
     def split(self, X, y=None, groups=None):
         if groups is None:
@@ -62,7 +71,15 @@ class ConversationKFold(GroupKFold):
                 f"(grouping={self.grouping!r}) but the data has {n_groups}; use fewer folds "
                 "(--cv-folds / cv.n_splits) or more training rows"
             )
-        return super().split(X, y, groups)
+        splits = super().split(X, y, groups)
+        if self.buffer is None:
+            return splits
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError(
+                "ConversationKFold(buffer=...) measures phrasing on the tidy table; pass a "
+                "DataFrame with the text columns"
+            )
+        return iter(purge_close_conversations(X, splits, self.buffer))
 
 
 def check_cv(cv, *, random_state=0):

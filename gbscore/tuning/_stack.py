@@ -36,6 +36,7 @@ def cached_oof(
     n_splits=5,
     random_state=0,
     cv_grouping="phrasing",
+    cv_buffer=None,
     show_progress=True,
 ):
     """Load the OOF predictions at ``path``, or compute them once and save them there.
@@ -52,6 +53,8 @@ def cached_oof(
     cache_dir, show_progress
         As for :func:`gbscore.model_selection.cross_val_oof`.
     cv_grouping : str, default="phrasing"
+    cv_buffer : float, optional
+        The folds' buffer (``cv.buffer``, already matched: not ``"auto"``).
 
     Returns
     -------
@@ -71,6 +74,11 @@ def cached_oof(
             raise ConfigError(
                 f"{path} holds predictions on folds grouped by {oof.grouping!r} but this study "
                 f"uses {cv_grouping!r}; delete the file or pass another --oof"
+            )
+        if oof.buffer != cv_buffer:
+            raise ConfigError(
+                f"{path} holds predictions on folds with buffer {oof.buffer} but this study "
+                f"uses {cv_buffer} (cv.buffer); delete the file or pass another --oof"
             )
         if oof.n_splits != n_splits:
             raise ConfigError(
@@ -96,7 +104,10 @@ def cached_oof(
         for name, cfg in configs.items()
     }
     cv = build_cv(
-        {"cv": {"n_splits": n_splits, "grouping": cv_grouping}, "random_state": random_state}
+        {
+            "cv": {"n_splits": n_splits, "grouping": cv_grouping, "buffer": cv_buffer},
+            "random_state": random_state,
+        }
     )
     oof = cross_val_oof(
         bases, data.X, data.y, cv=cv, random_state=random_state, show_progress=show_progress

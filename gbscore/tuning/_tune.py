@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from ..config import build_pipeline, check_config, merge_config, stack_configs
+from ..config import build_pipeline, check_config, merge_config, resolve_cv_buffer, stack_configs
 from ..datasets import DEMO_SIZE
 from ..exceptions import ConfigError
 from ._config import export_config
@@ -35,6 +35,8 @@ class TuningData:
     y: np.ndarray
     metric_embeddings: pd.DataFrame | None = None
     source: str = ""
+    #: The test rows (no scores), which ``cv.buffer: "auto"`` matches the folds to.
+    X_test: pd.DataFrame | None = None
 
 
 def load_tuning_data(data_dir=None, *, demo_size=DEMO_SIZE, random_state=0):
@@ -67,6 +69,7 @@ def load_tuning_data(data_dir=None, *, demo_size=DEMO_SIZE, random_state=0):
         y=data.train["score"].to_numpy(dtype=np.float64),
         metric_embeddings=data.metric_embedding_table(),
         source=source,
+        X_test=data.test,
     )
 
 
@@ -226,12 +229,15 @@ def tune(
     )
     if data is None:
         data = load_tuning_data(data_dir, demo_size=demo_size, random_state=base["random_state"])
+    # Every worker matches the same buffer: the same rows give the same folds and distances.
+    base, _ = resolve_cv_buffer(base, data.X, data.X_test)
     attrs = {
         "model": model,
         "target": target,
         "data": data_fingerprint(data.X, data.y),
         "n_splits": int(base["cv"]["n_splits"]),
         "cv_grouping": base["cv"]["grouping"],
+        "cv_buffer": base["cv"]["buffer"],
         "random_state": base["random_state"],
         "encoder": base["encoder"],
     }
@@ -247,6 +253,7 @@ def tune(
             n_splits=int(base["cv"]["n_splits"]),
             random_state=base["random_state"],
             cv_grouping=base["cv"]["grouping"],
+            cv_buffer=base["cv"]["buffer"],
             show_progress=show_progress,
         )
         objective = StackObjective(

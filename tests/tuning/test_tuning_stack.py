@@ -70,6 +70,10 @@ def test_cached_oof_refuses_other_data_or_folds(configs, data, oof_file):
         match="holds predictions on folds grouped by 'phrasing' but this study uses 'conversation'",
     ):
         cached_oof(configs, data, path=oof_file, n_splits=3, cv_grouping="conversation")
+    with pytest.raises(
+        ConfigError, match=r"folds with buffer None but this study uses 0.4 \(cv.buffer\)"
+    ):
+        cached_oof(configs, data, path=oof_file, n_splits=3, cv_buffer=0.4)
 
 
 @pytest.mark.slow
