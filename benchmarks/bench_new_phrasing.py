@@ -17,6 +17,9 @@ configured model (the default stack unless ``--config``) on the rest. It then re
 * the mean and the share below 5 of truth and prediction on each test set, overall and on
   matched rows (on held-out data of new phrasing gbscore predicted a mean of 5.4 with 47%
   below 5 where the truth had 6.2 and 31%: matched rows scored as mismatched);
+* the folds' buffer (``cv.buffer``, ``--cv-buffer``): the config's ``"auto"`` is matched to
+  the new-phrasing test rows, as ``gbscore run`` matches it on a test set of new phrasing
+  only (on all of these test rows it would find none: most reuse the training phrasing);
 * with ``--strip-metric-words``, the new-phrasing test rows once more with the metric names'
   own words taken out of their texts ("new phrasing, no metric words"): every word of a
   metric's minor name (``prompt_based_pii_leakage`` of ``privacy_leakage/...``) that no family
@@ -39,7 +42,7 @@ Usage::
 
     PYTHONPATH=. python benchmarks/bench_new_phrasing.py --data-dir ../shared/data/judgebench-dev \\
         --cache-dir DIR [--config FILE] [--held-out 0.3] [--seed 0] [--split-threshold T]
-        [--strip-metric-words]
+        [--strip-metric-words] [--cv-buffer {config,none,new,all,COSINE}]
         [--groupings phrasing conversation] [--contributions]
         [--finetune-encoder DIR [--finetune-epochs 1] [--finetune-max-seq-length N]]
 
@@ -250,9 +253,10 @@ def main(argv=None):
     )  # fmt: skip
     ap.add_argument(
         "--cv-buffer", default="config", metavar="{config,none,new,all,COSINE}",
-        help="the folds' buffer (cv.buffer): as the config says (default), none, matched to "
-        "the new-phrasing test rows (as on data whose test is all new phrasing) or to all "
-        "test rows (what `gbscore run` would match here), or a cosine",
+        help="the folds' buffer (cv.buffer): as the config says (default; its \"auto\" is "
+        "matched to the new-phrasing test rows, as `gbscore run` matches it on data whose "
+        "test is all new phrasing), none, matched to the new-phrasing test rows or to all "
+        "test rows (what `gbscore run` would match on these files), or a cosine",
     )  # fmt: skip
     ap.add_argument("--finetune-epochs", type=float, default=1.0)
     ap.add_argument("--finetune-max-seq-length", type=int, default=None)
@@ -292,6 +296,8 @@ def main(argv=None):
         config = merge_config(config, {"encoder": {"model": str(args.finetune_encoder)}})
         print(f"encoder fine-tuned on the kept training rows: {args.finetune_encoder}")
     buffer_match = None
+    if args.cv_buffer == "config" and config["cv"]["buffer"] == "auto":
+        args.cv_buffer = "new"
     if args.cv_buffer in ("new", "all"):
         reference = data.test[new] if args.cv_buffer == "new" else data.test
         config, buffer_match = resolve_cv_buffer(

@@ -154,7 +154,9 @@ def test_config_buffer_checked_and_built():
         with pytest.raises(ConfigError, match=r"cv.buffer=.* must be null, \"auto\" or a cosine"):
             check_config({"cv": {"buffer": bad}})
     assert build_cv({"cv": {"buffer": 0.45}}).buffer == 0.45
+    assert check_config(None)["cv"]["buffer"] == "auto"  # the default
     assert build_cv(None).buffer is None
+    assert build_cv({"cv": {"buffer": None}}).buffer is None
     # "auto" not yet matched to a test set: the folds are not buffered
     assert build_cv({"cv": {"buffer": "auto"}}).buffer is None
     stack = build_pipeline({"cv": {"buffer": 0.45}})
@@ -166,9 +168,9 @@ def test_resolve_cv_buffer(demo_train):
     config, match = resolve_cv_buffer({"cv": {"buffer": "auto"}}, demo_train, X_test)
     assert match is not None and config["cv"]["buffer"] == match.buffer is not None
     assert match.buffer == matched_buffer(demo_train, X_test, cv=5).buffer
-    # without a test set, or with a buffer given, the config stays as it is
+    # without a test set there is nothing to match: no buffer; a buffer given stays as it is
     config, match = resolve_cv_buffer({"cv": {"buffer": "auto"}}, demo_train, None)
-    assert match is None and config["cv"]["buffer"] == "auto"
+    assert match is None and config["cv"]["buffer"] is None
     config, match = resolve_cv_buffer({"cv": {"buffer": 0.3}}, demo_train, X_test)
     assert match is None and config["cv"]["buffer"] == 0.3
     # a test set phrased as train leaves the folds unbuffered

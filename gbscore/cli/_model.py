@@ -96,7 +96,7 @@ def _match_buffer(config, data, timer):
     from ..config import resolve_cv_buffer
 
     if config["cv"]["buffer"] != "auto" or data.test is None:
-        return config
+        return resolve_cv_buffer(config, None, None)[0]
     with timer.step("cv buffer matched to the test set"):
         config, _ = resolve_cv_buffer(config, data.train.drop(columns="score"), data.test)
     return config
