@@ -496,7 +496,10 @@ def build_pipeline(config=None, *, metric_embeddings=None, cache_dir=None, show_
     Parameters
     ----------
     config : dict, optional
-        Merged over :data:`DEFAULT_CONFIG`; see the module docstring.
+        Merged over :data:`DEFAULT_CONFIG`; see the module docstring. ``cv.buffer: "auto"``
+        (the default) needs a test set to be matched to: resolve it first with
+        :func:`resolve_cv_buffer`, as the commands do; left as ``"auto"``, the stack's folds
+        are not buffered.
     metric_embeddings : DataFrame, optional
         The competition's given metric embeddings (index = metric name). Used as a feature
         block and for metric similarity in the label policy.
@@ -568,8 +571,10 @@ def resolve_cv_buffer(config, X_train, X_test):
 
     :func:`gbscore.model_selection.matched_buffer` picks the buffer at which the folds hold
     out at the test rows' distance from the training phrasing (``None`` when they already
-    do). Without ``X_test`` (or with no rows in it) ``"auto"`` becomes ``None``: no buffer.
-    A config whose buffer is not ``"auto"`` comes back as it was (merged and checked).
+    do). Without ``X_test`` (or with no rows in it) ``"auto"`` becomes ``None``: no buffer;
+    so it does with ``cv.grouping="conversation"``, the lenient folds shown for contrast
+    (``gbscore cv --grouping both``), whose held-out rows have near-copies in every fold. A
+    config whose buffer is not ``"auto"`` comes back as it was (merged and checked).
 
     Returns
     -------
@@ -580,7 +585,7 @@ def resolve_cv_buffer(config, X_train, X_test):
     config = check_config(config)
     if config["cv"]["buffer"] != "auto":
         return config, None
-    if X_test is None or len(X_test) == 0:
+    if X_test is None or len(X_test) == 0 or config["cv"]["grouping"] == "conversation":
         return merge_config(config, {"cv": {"buffer": None}}), None
     unbuffered = merge_config(config, {"cv": {"buffer": None}})
     match = matched_buffer(X_train, X_test, build_cv(unbuffered))

@@ -473,8 +473,9 @@ def test_bad_config(work, capsys, tmp_path):
 
 @pytest.mark.slow
 def test_cv_buffer_auto_is_matched_to_the_test_set(work, capsys, tmp_path):
-    """cv.buffer "auto": a test set phrased unlike train buffers the folds; the config the
-    report saves, its metrics and its summary give the buffer used."""
+    """cv.buffer "auto": a test set phrased unlike train buffers the phrasing folds (the
+    conversation folds beside them stay unbuffered); the config the report saves, its metrics
+    and its summary give the buffer used."""
     root, data = work
     rephrased = tmp_path / "data"
     shutil.copytree(data, rephrased)
@@ -491,7 +492,7 @@ def test_cv_buffer_auto_is_matched_to_the_test_set(work, capsys, tmp_path):
     config = _write_json(tmp_path / "c.json", {**SHARED, "model": "ridge", "cv": cv})
     for where, report in ((rephrased, tmp_path / "far"), (data, tmp_path / "near")):
         code, out, err = _run(
-            ["cv", "--data-dir", where, "--config", config, "--grouping", "phrasing",
+            ["cv", "--data-dir", where, "--config", config,
              "--report-dir", report, "--quiet", "--cache-dir", root / "cache", "--n-jobs", 1],
             capsys,
         )  # fmt: skip
@@ -499,7 +500,9 @@ def test_cv_buffer_auto_is_matched_to_the_test_set(work, capsys, tmp_path):
     far = json.loads((tmp_path / "far" / "config.json").read_text())["cv"]["buffer"]
     assert isinstance(far, float) and 0 < far < 1
     assert json.loads((tmp_path / "far" / "metrics.json").read_text())["cv"]["buffer"] == far
-    assert f"within cosine {far:.3f}" in (tmp_path / "far" / "summary.md").read_text()
+    summary = (tmp_path / "far" / "summary.md").read_text()
+    assert f"within cosine {far:.3f}" in summary
+    assert list(_summary_tables(summary)) == ["phrasing", "conversation"]
     # the demo's own test set is phrased like its train: no buffer
     assert json.loads((tmp_path / "near" / "config.json").read_text())["cv"]["buffer"] is None
     assert json.loads((tmp_path / "near" / "metrics.json").read_text())["cv"]["buffer"] is None

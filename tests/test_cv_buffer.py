@@ -1,6 +1,7 @@
 """The folds' buffer: training conversations close to a fold's held-out ones leave the fold."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -132,14 +133,46 @@ def test_matched_buffer_holds_out_at_the_test_distance(demo_train):
     assert match.train_fraction >= 0.5
 
 
+def _kept_shares(X, buffer):
+    """Each fold's kept share of its training rows, counted from the splitter's folds."""
+    plain = ConversationKFold(n_splits=5).split(X)
+    buffered = ConversationKFold(n_splits=5, buffer=buffer).split(X)
+    return [len(kept) / len(train) for (train, _), (kept, _) in zip(plain, buffered, strict=True)]
+
+
 def test_matched_buffer_caps_at_half_the_training_rows(demo_train):
     far = _templated_table().drop(columns="template")  # words the demo texts never use
     match = matched_buffer(demo_train, far, cv=5)
     assert match.capped
-    assert match.train_fraction >= 0.5
     assert match.similarity_test < match.similarity_cv_buffered < match.similarity_cv
+    shares = _kept_shares(demo_train, match.buffer)
+    assert min(shares) >= 0.5 and min(shares) == pytest.approx(match.train_fraction)
+    # the cap is the lowest such buffer: also dropping the next closest training conversation
+    # of any fold (closeness computed here with scikit-learn) keeps under half of a fold
+    sim = _cosines(demo_train)
+    conv = pd.factorize(demo_train["user_prompt"] + demo_train["response"])[0]
+    closeness = []
+    for train, test in ConversationKFold(n_splits=5).split(demo_train):
+        closeness.extend(sim[np.ix_(train[~np.isin(conv[train], conv[test])], test)].max(axis=1))
+    closeness = np.asarray(closeness)
+    below = closeness[closeness < match.buffer - 1e-4].max() - 1e-4
+    assert min(_kept_shares(demo_train, below)) < 0.5
     looser = matched_buffer(demo_train, far, cv=5, min_train_fraction=0.8)
-    assert looser.train_fraction >= 0.8 and looser.buffer > match.buffer
+    assert min(_kept_shares(demo_train, looser.buffer)) >= 0.8 and looser.buffer > match.buffer
+
+
+def test_matched_buffer_none_when_even_the_nearest_conversations_are_too_many():
+    # every conversation twice, word for word (another system prompt), one copy per fold:
+    # dropping only the exact copies already leaves a fold nothing
+    X, _ = _table()
+    X = pd.concat([X, X.assign(system_prompt="twin")], ignore_index=True)
+    groups = np.repeat([0, 1], len(X) // 2)
+    far = make_judge_data(n_train=40, n_test=5, random_state=0).train.drop(columns="score")
+    with pytest.raises(GbscoreError, match="nothing to train on"):
+        list(ConversationKFold(n_splits=2, buffer=0.999).split(X, groups=groups))
+    match = matched_buffer(X, far, cv=2, groups=groups)
+    assert match.buffer is None and match.capped and match.train_fraction == 1.0
+    assert match.similarity_cv == pytest.approx(1.0)  # clipped: float32 products exceed 1
 
 
 def test_matched_buffer_errors(demo_train):

@@ -95,7 +95,8 @@ def _match_buffer(config, data, timer):
     """The config with ``cv.buffer: "auto"`` matched to the test set's distance, if any."""
     from ..config import resolve_cv_buffer
 
-    if config["cv"]["buffer"] != "auto" or data.test is None:
+    cv = config["cv"]
+    if cv["buffer"] != "auto" or data.test is None or cv["grouping"] != "phrasing":
         return resolve_cv_buffer(config, None, None)[0]
     with timer.step("cv buffer matched to the test set"):
         config, _ = resolve_cv_buffer(config, data.train.drop(columns="score"), data.test)
@@ -387,6 +388,7 @@ def cv(
     grouping,
 ):
     """Cross-validate each model (every stack base and the stack): plain and shift-aware RMSE."""
+    from ..config import merge_config
     from ..report import write_report
 
     config, cache_dir, timer, data = _prepare(
@@ -394,11 +396,16 @@ def cv(
     )
     if folds is not None:
         config["cv"]["n_splits"] = folds
-    config = _match_buffer(config, data, timer)
     groupings = ["phrasing", "conversation"] if grouping == "both" else [grouping]
-    results = {
-        g: _cv(config, data, cache_dir, quiet, timer, n_jobs, dask_address, g) for g in groupings
+    # The buffer is matched per grouping: "auto" leaves the conversation folds unbuffered.
+    configs = {
+        g: _match_buffer(merge_config(config, {"cv": {"grouping": g}}), data, timer)
+        for g in groupings
     }
+    results = {
+        g: _cv(configs[g], data, cache_dir, quiet, timer, n_jobs, dask_address) for g in groupings
+    }
+    config = configs[groupings[0]]
     oof, weights = results[groupings[0]]
     other = results[groupings[1]][0] if len(groupings) > 1 else None
     oof.save(Path(report_dir) / "oof.npz")

@@ -22,6 +22,7 @@ far rows in one phrased alike, do not decide the buffer.
 from __future__ import annotations
 
 import copy
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +61,7 @@ def _fit_vectors(texts, where):
 
 
 def _check_buffer(buffer):
-    if isinstance(buffer, bool) or not isinstance(buffer, int | float) or not 0 < buffer <= 1:
+    if isinstance(buffer, bool) or not isinstance(buffer, numbers.Real) or not 0 < buffer <= 1:
         raise GbscoreError(
             f"cv buffer={buffer!r}: expected a cosine in (0, 1] (training conversations at "
             "least this similar to a held-out one are dropped from the fold), or None"
@@ -130,7 +131,8 @@ class BufferMatch:
         The smallest share of a fold's training rows the buffer keeps (1.0 without one).
     capped : bool
         True when matching the test would keep less than ``min_train_fraction`` of some fold's
-        training rows, so the buffer stops there and the CV stays closer than the test.
+        training rows, so the buffer stops there and the CV stays closer than the test (with
+        ``buffer=None`` when dropping even the closest training conversations would).
     """
 
     buffer: float | None
@@ -152,7 +154,9 @@ class BufferMatch:
         }
 
 
-def matched_buffer(X_train, X_test, cv=5, *, min_train_fraction=MIN_TRAIN_FRACTION):
+def matched_buffer(
+    X_train, X_test, cv=5, *, groups=None, random_state=0, min_train_fraction=MIN_TRAIN_FRACTION
+):
     """The fold buffer at which the CV holds out at the test set's distance from training.
 
     Parameters
@@ -164,6 +168,10 @@ def matched_buffer(X_train, X_test, cv=5, *, min_train_fraction=MIN_TRAIN_FRACTI
     cv : int or splitter, default=5
         The folds, as :func:`gbscore.cross_val_oof` takes them; a buffer the splitter already
         has is ignored here.
+    groups : array-like, optional
+        Groups passed to the splitter, as :func:`gbscore.cross_val_oof` passes them.
+    random_state : int, default=0
+        Seed of the folds when ``cv`` is an int, as in :func:`gbscore.cross_val_oof`.
     min_train_fraction : float, default=0.5
         The buffer never keeps less than this share of a fold's training rows.
 
@@ -185,10 +193,10 @@ def matched_buffer(X_train, X_test, cv=5, *, min_train_fraction=MIN_TRAIN_FRACTI
         raise GbscoreError("X_test has no rows: there is no test distance to match the CV to")
     if not 0 < min_train_fraction <= 1:
         raise GbscoreError(f"min_train_fraction={min_train_fraction!r}: expected a share in (0, 1]")
-    splitter = copy.copy(check_cv(cv))
+    splitter = copy.copy(check_cv(cv, random_state=random_state))
     if hasattr(splitter, "buffer"):
         splitter.buffer = None
-    splits = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X_train)]
+    splits = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X_train, None, groups)]
 
     conv, texts = _conversations(X_train)
     _, vectors = _fit_vectors(texts, "matched_buffer")
@@ -222,19 +230,22 @@ def matched_buffer(X_train, X_test, cv=5, *, min_train_fraction=MIN_TRAIN_FRACTI
     if before <= target:
         return BufferMatch(None, target, before, before, 1.0, False)
     # The lowest buffer that keeps min_train_fraction of every fold: a training
-    # conversation's closeness is where dropping it starts, so search those values.
-    # kept_fraction rises with the buffer: binary search over those values.
+    # conversation's closeness is where dropping it starts, so search those values (and
+    # "drop nothing"); kept_fraction rises with the buffer, so a binary search finds it.
     closeness = np.unique(np.concatenate([c for _, _, c, _, _, _ in folds]))
-    first, last = 0, len(closeness) - 1
+    candidates = np.append(closeness, np.inf)
+    first, last = 0, len(candidates) - 1
     while first < last:
         mid = (first + last) // 2
-        if kept_fraction(closeness[mid]) >= min_train_fraction:
+        if kept_fraction(candidates[mid]) >= min_train_fraction:
             last = mid
         else:
             first = mid + 1
-    floor = float(closeness[first])
+    if np.isinf(candidates[first]):  # even the closest conversations alone are too many
+        return BufferMatch(None, target, before, before, 1.0, True)
+    floor = float(candidates[first])
     at_floor = held_out_median(floor)
-    if at_floor >= target:
+    if at_floor > target:
         return BufferMatch(floor, target, before, at_floor, float(kept_fraction(floor)), True)
     # held_out_median rises with the buffer: bisect for where it meets the test's median.
     lo, hi = floor, float(closeness.max()) + 1e-6
@@ -244,7 +255,7 @@ def matched_buffer(X_train, X_test, cv=5, *, min_train_fraction=MIN_TRAIN_FRACTI
             lo = mid
         else:
             hi = mid
-    buffer = round(lo, 4)
+    buffer = float(lo)
     return BufferMatch(
         buffer, target, before, held_out_median(buffer), float(kept_fraction(buffer)), False
     )

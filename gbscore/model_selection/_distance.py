@@ -81,7 +81,8 @@ def nearest_similarity(queries, pool, chunk=2048):
     for start in range(0, queries.shape[0], chunk):
         block = queries[start : start + chunk] @ pool.T
         out[start : start + chunk] = block.max(axis=1).toarray().ravel()
-    return out
+    # float32 products of unit vectors can exceed 1 in the last bit; a cosine is at most 1
+    return np.minimum(out, 1.0)
 
 
 def phrasing_distance_weights(oof, X_train, X_test):

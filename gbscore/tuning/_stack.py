@@ -60,6 +60,11 @@ def cached_oof(
     -------
     OOFPredictions
     """
+    if cv_buffer == "auto":
+        raise ConfigError(
+            "cached_oof: cv_buffer='auto' must be matched to a test set first "
+            "(gbscore.config.resolve_cv_buffer); pass the cosine it gives, or None"
+        )
     path = Path(path)
     if path.exists():
         oof = OOFPredictions.load(path)
@@ -191,7 +196,11 @@ class StackObjective:
         config = {
             "model": "stack",
             "params": {},
-            "cv": {"n_splits": int(self.oof.n_splits), "grouping": self.oof.grouping},
+            "cv": {
+                "n_splits": int(self.oof.n_splits),
+                "grouping": self.oof.grouping,
+                "buffer": self.oof.buffer,
+            },
             "random_state": self.random_state,
             "stack": {"models": bases, **section},
         }

@@ -147,6 +147,11 @@ def fail_stale_trials(study):
         optuna.storages.fail_stale_trials(study)
 
 
+# What an attribute added after a study was created stood for in that study: its folds had
+# no buffer (cv.buffer came later).
+_ATTRS_BEFORE_THEY_EXISTED = {"cv_buffer": None}
+
+
 def open_study(study_name, storage=None, *, sampler=None, pruner=None, attrs=None):
     """Create the study, or join it if it exists (so any number of workers share it).
 
@@ -180,7 +185,10 @@ def open_study(study_name, storage=None, *, sampler=None, pruner=None, attrs=Non
         direction="minimize",
         load_if_exists=True,
     )
-    stored = study.user_attrs
+    stored = dict(study.user_attrs)
+    if stored and study.trials:
+        # A study with trials made before an attribute existed ran with its old meaning.
+        stored = {**_ATTRS_BEFORE_THEY_EXISTED, **stored}
     for key, value in (attrs or {}).items():
         if key not in stored:
             study.set_user_attr(key, value)

@@ -307,3 +307,18 @@ def test_trials_keep_the_base_configs_relation_bands(data, fast):
     assert spec == {"kind": "similarity", "opposite": [0.0, 3.0], "substitutable": [6.5, 9.5]}
     built = build_pipeline(config.config_for(trial), show_progress=False)
     assert built.named_steps["augment"].label_policy.opposite == (0.0, 3.0)
+
+
+def test_a_study_from_before_the_buffer_refuses_buffered_folds(sqlite_url, study_name):
+    from gbscore.tuning import open_study
+
+    # a study whose trials ran before cv_buffer was an attribute: its folds had no buffer
+    study = open_study(study_name, sqlite_url, attrs={"model": "ridge"})
+    study.enqueue_trial({})
+    study.optimize(lambda trial: 1.0, n_trials=1)
+    with pytest.raises(ValueError, match="was created with cv_buffer=None, but this run has"):
+        open_study(study_name, sqlite_url, attrs={"model": "ridge", "cv_buffer": 0.45})
+    assert open_study(study_name, sqlite_url, attrs={"model": "ridge", "cv_buffer": None})
+    # a new study without trials takes whatever the first worker has
+    fresh = open_study(study_name + "-new", sqlite_url, attrs={"model": "ridge", "cv_buffer": 0.45})
+    assert fresh.user_attrs["cv_buffer"] == 0.45

@@ -74,6 +74,8 @@ def test_cached_oof_refuses_other_data_or_folds(configs, data, oof_file):
         ConfigError, match=r"folds with buffer None but this study uses 0.4 \(cv.buffer\)"
     ):
         cached_oof(configs, data, path=oof_file, n_splits=3, cv_buffer=0.4)
+    with pytest.raises(ConfigError, match="cv_buffer='auto' must be matched to a test set first"):
+        cached_oof(configs, data, path=oof_file, n_splits=3, cv_buffer="auto")
 
 
 @pytest.mark.slow
