@@ -355,6 +355,8 @@ def main(argv=None):
         result["contributions"] = {n: t.round(4).to_dict() for n, t in tables.items()}
     for grouping in args.groupings:
         cv_config = merge_config(config, {"cv": {"grouping": grouping}})
+        if grouping == "conversation":  # the unbuffered reference, as `gbscore cv` shows it
+            cv_config["cv"]["buffer"] = None
         if hasattr(model, "oof_"):  # a stack: its own out-of-fold rows are its CV
             stack = model
             if model.cv.grouping != grouping:
