@@ -425,7 +425,12 @@ def _report_html(report_dir, metrics, timings):
             ("conversation", "cv_models_conversation"),
         ):
             if metrics.get(key):
-                parts.append(f"<h2>CV RMSE, folds grouped by {esc(str(grouping))}</h2>")
+                buffered = key == "cv_models" and cv.get("buffer") is not None
+                parts.append(
+                    f"<h2>CV RMSE, folds grouped by {esc(str(grouping))}"
+                    + (f", buffered at cosine {cv['buffer']:.3f}" if buffered else "")
+                    + "</h2>"
+                )
                 parts.append(_html_table(metrics[key], "model"))
         bins = {
             p["bin"]: {

@@ -503,6 +503,9 @@ def test_cv_buffer_auto_is_matched_to_the_test_set(work, capsys, tmp_path):
     summary = (tmp_path / "far" / "summary.md").read_text()
     assert f"within cosine {far:.3f}" in summary
     assert list(_summary_tables(summary)) == ["phrasing", "conversation"]
+    html = (tmp_path / "far" / "report.html").read_text()
+    assert f"folds grouped by phrasing, buffered at cosine {far:.3f}</h2>" in html
+    assert "folds grouped by conversation</h2>" in html
     # the demo's own test set is phrased like its train: no buffer
     assert json.loads((tmp_path / "near" / "config.json").read_text())["cv"]["buffer"] is None
     assert json.loads((tmp_path / "near" / "metrics.json").read_text())["cv"]["buffer"] is None
