@@ -130,6 +130,14 @@ def test_matched_buffer_holds_out_at_the_test_distance(demo_train):
         kept_share.append(len(train) / (len(demo_train) - len(test)))
     assert np.median(np.concatenate(nearest)) == pytest.approx(match.similarity_test, abs=0.01)
     assert min(kept_share) == pytest.approx(match.train_fraction)
+    # and the test's own median, in a vocabulary of train and test texts together
+    both = pd.concat([demo_train, X_test], ignore_index=True).drop_duplicates(
+        ["user_prompt", "response"]
+    )
+    n_train = int((both.index < len(demo_train)).sum())
+    joint = _cosines(both.reset_index(drop=True))
+    test_median = np.median(joint[n_train:, :n_train].max(axis=1))
+    assert match.similarity_test == pytest.approx(test_median, abs=0.01)
     assert match.train_fraction >= 0.5
 
 
