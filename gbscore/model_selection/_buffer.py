@@ -247,7 +247,9 @@ def matched_buffer(
     at_floor = held_out_median(floor)
     if at_floor > target:
         return BufferMatch(floor, target, before, at_floor, float(kept_fraction(floor)), True)
-    # held_out_median rises with the buffer: bisect for where it meets the test's median.
+    # held_out_median rises with the buffer, in steps: bisect for the largest buffer whose
+    # median stays at or under the test's (by hand: scipy's root finders look for the sign
+    # change of a continuous function, and this one jumps at each dropped conversation).
     lo, hi = floor, float(closeness.max()) + 1e-6
     for _ in range(_BISECTIONS):
         mid = (lo + hi) / 2
