@@ -21,9 +21,11 @@ far rows in one phrased alike, do not decide the buffer.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import numbers
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -69,10 +71,20 @@ def _check_buffer(buffer):
 
 
 def _closeness(vectors, conv, train, test):
-    """Training conversation ids of a fold and their largest cosine to its held-out ones."""
+    """A fold's held-out and training conversation ids, and each training one's largest cosine
+    to the held-out ones."""
     held = np.unique(conv[test])
     rest = np.setdiff1d(np.unique(conv[train]), held)
-    return rest, nearest_similarity(vectors[rest], vectors[held])
+    return held, rest, nearest_similarity(vectors[rest], vectors[held])
+
+
+class _Fold(NamedTuple):
+    held: np.ndarray  # held-out conversation ids
+    rest: np.ndarray  # training conversation ids
+    close: np.ndarray  # each training conversation's largest cosine to the held-out ones
+    rows: np.ndarray  # each training conversation's number of training rows
+    n_train: int
+    test: np.ndarray  # held-out row positions
 
 
 def purge_close_conversations(X, splits, buffer):
@@ -99,7 +111,7 @@ def purge_close_conversations(X, splits, buffer):
     out = []
     for k, (train, test) in enumerate(splits):
         train, test = np.asarray(train), np.asarray(test)
-        rest, close = _closeness(vectors, conv, train, test)
+        _, rest, close = _closeness(vectors, conv, train, test)
         dropped = rest[close >= buffer]
         kept = train[~np.isin(conv[train], dropped)]
         if len(kept) == 0:
@@ -212,19 +224,18 @@ def matched_buffer(
 
     folds = []
     for train, test in splits:
-        rest, close = _closeness(vectors, conv, train, test)
-        held = np.unique(conv[test])
-        counts = pd.Series(conv[train]).value_counts()
-        folds.append((held, rest, close, counts.reindex(rest).to_numpy(), len(train), test))
+        held, rest, close = _closeness(vectors, conv, train, test)
+        rows = pd.Series(conv[train]).value_counts().reindex(rest).to_numpy()
+        folds.append(_Fold(held, rest, close, rows, len(train), test))
 
     def held_out_median(buffer):
         sims = np.zeros(len(conv))
-        for held, rest, close, _, _, _ in folds:
-            sims[held] = nearest_similarity(vectors[held], vectors[rest[close < buffer]])
-        return float(np.median(np.concatenate([sims[conv[test]] for *_, test in folds])))
+        for f in folds:
+            sims[f.held] = nearest_similarity(vectors[f.held], vectors[f.rest[f.close < buffer]])
+        return float(np.median(np.concatenate([sims[conv[f.test]] for f in folds])))
 
     def kept_fraction(buffer):
-        return min(n[c < buffer].sum() / total for _, _, c, n, total, _ in folds)
+        return min(f.rows[f.close < buffer].sum() / f.n_train for f in folds)
 
     before = held_out_median(np.inf)
     if before <= target:
@@ -232,15 +243,11 @@ def matched_buffer(
     # The lowest buffer that keeps min_train_fraction of every fold: a training
     # conversation's closeness is where dropping it starts, so search those values (and
     # "drop nothing"); kept_fraction rises with the buffer, so a binary search finds it.
-    closeness = np.unique(np.concatenate([c for _, _, c, _, _, _ in folds]))
+    closeness = np.unique(np.concatenate([f.close for f in folds]))
     candidates = np.append(closeness, np.inf)
-    first, last = 0, len(candidates) - 1
-    while first < last:
-        mid = (first + last) // 2
-        if kept_fraction(candidates[mid]) >= min_train_fraction:
-            last = mid
-        else:
-            first = mid + 1
+    first = bisect.bisect_left(
+        candidates, True, key=lambda b: bool(kept_fraction(b) >= min_train_fraction)
+    )
     if np.isinf(candidates[first]):  # even the closest conversations alone are too many
         return BufferMatch(None, target, before, before, 1.0, True)
     floor = float(candidates[first])
