@@ -494,7 +494,13 @@ def test_dask_unreachable_scheduler(Xy):
 
 def test_stack_configs_forms():
     cfgs = stack_configs({"model": "stack", "params": {"interact__n_components": 4}})
-    assert list(cfgs) == ["lightgbm", "catboost_phrasing", "ridge", "lightgbm_phrasing"]
+    assert list(cfgs) == [
+        "lightgbm",
+        "catboost_phrasing",
+        "ridge",
+        "lightgbm_phrasing",
+        "lightgbm_rows",
+    ]
     assert cfgs["ridge"]["params"] == cfgs["lightgbm"]["params"] == {"interact__n_components": 4}
     # the default's phrasing bases: boosters whose match features cross-fit by phrasing
     assert cfgs["lightgbm_phrasing"]["model"] == "lightgbm"
@@ -502,6 +508,12 @@ def test_stack_configs_forms():
         "interact__n_components": 4,
         "features__match__crossfit": "phrasing",
         "features__match__output": "relative",
+    }
+    # and a LightGBM whose metric-match rows each count once
+    assert cfgs["lightgbm_rows"]["model"] == "lightgbm"
+    assert cfgs["lightgbm_rows"]["params"] == {
+        "interact__n_components": 4,
+        "features__match__pooling": "rows",
     }
     # CatBoost gets the stack's faster defaults under the shared params
     assert cfgs["catboost_phrasing"]["model"] == "catboost"
@@ -540,7 +552,7 @@ def test_build_pipeline_stack(emb):
     model = build_pipeline({"model": "stack", **SHARED}, metric_embeddings=emb)
     assert isinstance(model, StackedScoreRegressor)
     names = [n for n, _ in model.estimators]
-    assert names == ["lightgbm", "catboost_phrasing", "ridge", "lightgbm_phrasing"]
+    assert names == ["lightgbm", "catboost_phrasing", "ridge", "lightgbm_phrasing", "lightgbm_rows"]
     keys = ("crossfit", "output", "pooling")
     match = {
         n: tuple(b.get_params()[f"features__match__{k}"] for k in keys) for n, b in model.estimators
@@ -550,6 +562,7 @@ def test_build_pipeline_stack(emb):
         "catboost_phrasing": ("phrasing", "relative", "phrasing"),
         "ridge": ("conversation", "probability", "phrasing"),
         "lightgbm_phrasing": ("phrasing", "relative", "phrasing"),
+        "lightgbm_rows": ("conversation", "probability", "rows"),
     }
     single = build_pipeline({"model": "lightgbm", **SHARED}, metric_embeddings=emb)
     assert single.get_params()["features__match__pooling"] == "phrasing"

@@ -176,7 +176,7 @@ def _parse_stack_configs(values):
     metavar="NAME=FILE",
     help="Stack: a base model's config (e.g. exported by its study); repeat "
     "[default: the base config's stack models: lightgbm, catboost_phrasing, ridge, "
-    "lightgbm_phrasing].",
+    "lightgbm_phrasing, lightgbm_rows].",
 )
 @click.option(
     "--demo-size",
