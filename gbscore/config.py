@@ -135,7 +135,7 @@ DEFAULT_CONFIG = {
         # phrasing cluster, so the meta-learner has both poolings to weigh: on four draws of
         # new phrasing (split at 0.55) it lowered that test's RMSE by 0.002-0.038, the
         # seen-phrasing test's by 0.024-0.043 and the phrasing-fold CV by 0.010-0.015; full
-        # judgebench-dev 1.856 -> 1.812, CV 1.712 -> 1.689; a warm run ~35 s longer (README).
+        # judgebench-dev 1.856 -> 1.812, CV 1.712 -> 1.689; a warm run ~31 s longer (README).
         "models": [
             "lightgbm",
             {"name": "catboost_phrasing", "model": "catboost", "params": dict(PHRASING_MATCH)},

@@ -94,9 +94,10 @@ def fit_shared(pipes, X, y, final_params=None):
     the featurizer, and the boosters also their interaction step, while the MLP takes the
     raw embedding blocks from its own. Within a ``FeatureUnion`` that differs, the members
     set alike on the same input are fitted once too (:func:`_fit_union_shared`): the
-    ``catboost_phrasing`` and ``lightgbm_phrasing`` bases, whose union differs from the other
-    bases' only in the metric-match member, reuse their embedding, table and learned-matching
-    members (and share all their steps with each other).
+    ``catboost_phrasing``, ``lightgbm_phrasing`` and ``lightgbm_rows`` bases, whose union
+    differs from the other bases' only in the metric-match member, reuse their embedding,
+    table and learned-matching members (and the two ``_phrasing`` bases share all their steps
+    with each other).
     Equivalent to fitting a clone of each when the steps have integer seeds (with
     ``random_state=None`` a shared step draws once where separate fits would draw each).
     Only outputs a later pipeline still reads are kept, so peak memory is that of one

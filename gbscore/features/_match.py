@@ -60,12 +60,11 @@ def _fit_tfidf(unique_texts, max_features, digest):
     Word 1-2 grams seen in 2+ conversations, as usual; on tiny or word-less data (one
     conversation, emoji only) no word qualifies, so any word, then any character n-gram.
 
-    The stack's bases hold metric-match members that differ only in how they cross-fit and
-    what they output (the default has one per grouping); on the same rows they would fit this
-    same vocabulary, the
-    costliest part of their fit, so the result is kept by content for the next one
-    (``_memory.recent_result``) and shared: nothing modifies it. ``digest``:
-    :func:`_texts_digest` of ``unique_texts``.
+    The stack's bases hold metric-match members that differ only in how they cross-fit, what
+    they output and how they pool rows (the default has three); on the same rows they would
+    fit this same vocabulary, the costliest part of their fit, so the result is kept by
+    content for the next one (``_memory.recent_result``) and shared: nothing modifies it.
+    ``digest``: :func:`_texts_digest` of ``unique_texts``.
     """
     return recent_result(
         "metric-match tf-idf",
@@ -291,9 +290,10 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         same test RMSE (1.83 vs 1.81), hence the default here. The ridge solves in the dual
         on one Gram matrix of the distinct conversations, whose blocks serve the
         cross-fitting folds (:func:`ridge_dual_coef`); at full size (a stack fold's 4,000
-        conversations, 2 cores) a solve takes about 0.4 s, and the stack's two members, which
-        share the Gram matrix and the model fitted on all rows, 11 solves in 5.5 s per fit
-        (11.3 s with scikit-learn's ``Ridge``, which computes the Gram matrix in each fit).
+        conversations, 2 cores) a solve takes about 0.4 s, and the stack's two phrasing-pooled
+        members, which share the Gram matrix and the model fitted on all rows, 11 solves in
+        5.5 s per fit (11.3 s with scikit-learn's ``Ridge``, which computes the Gram matrix in
+        each fit); the rows-pooled member of ``lightgbm_rows`` shares the Gram matrix only.
     C : float, default=10.0
         Inverse regularisation of the logistic regression.
     alpha : float, default=1.0
@@ -341,8 +341,10 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
         the rows are reweighted instead, so that each (metric, cluster) cell carries the same
         total weight. The clusters are found on the texts of all rows given to ``fit``
         (no labels), and each cross-fitting fold pools its own training rows by them.
-        The pipelines :func:`gbscore.build_pipeline` makes use ``"phrasing"``: on tests of
-        new phrasing it lowered the stack's RMSE, as it did the phrasing-fold CV (README).
+        The pipelines :func:`gbscore.build_pipeline` makes use ``"phrasing"`` (except the
+        default stack's ``lightgbm_rows`` base, which sets ``"rows"`` so the meta-learner has
+        both): on tests of new phrasing it lowered the stack's RMSE, as it did the
+        phrasing-fold CV (README).
         With ``classifier="ridge"`` (those pipelines' choice too) the rows are reweighted
         as for the logistic regression.
     """
@@ -471,9 +473,10 @@ class MetricMatchFeatures(TransformerMixin, BaseEstimator):
                     )
                 return held["K"]
 
-        # The stack's metric-match members differ in how they cross-fit and what they output,
-        # not in the model fitted on all rows: on the same rows the next one reuses it, as
-        # it does the vocabulary. The key is the content of everything the fit reads.
+        # The stack's phrasing-pooled metric-match members differ in how they cross-fit and
+        # what they output, not in the model fitted on all rows: on the same rows the next one
+        # reuses it, as it does the vocabulary. The key is the content of everything the fit
+        # reads, pooling included (``pools``), so the rows-pooled member fits its own.
         key = joblib.hash(
             (
                 digest,
