@@ -44,7 +44,11 @@ RELATIONS = {"kind": "similarity", "opposite": [0.0, 3.0], "substitutable": [6.5
 def variant_configs():
     """Base name -> single-model config; the first ones are the default stack's bases."""
     bases = stack_configs(copy.deepcopy(DEFAULT_CONFIG))
-    lgbm = bases["lightgbm"]
+    # The variants change a plain LightGBM pipeline, built with the stack's shared settings
+    # whether or not the default stack holds one.
+    lgbm = stack_configs(merge_config(DEFAULT_CONFIG, {"stack": {"models": ["lightgbm"]}}))[
+        "lightgbm"
+    ]
     # The MLP as an addition, for a default stack without it.
     mlp = stack_configs(merge_config(DEFAULT_CONFIG, {"stack": {"models": ["mlp"]}}))["mlp"]
 

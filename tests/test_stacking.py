@@ -494,14 +494,9 @@ def test_dask_unreachable_scheduler(Xy):
 
 def test_stack_configs_forms():
     cfgs = stack_configs({"model": "stack", "params": {"interact__n_components": 4}})
-    assert list(cfgs) == [
-        "lightgbm",
-        "catboost_phrasing",
-        "ridge",
-        "lightgbm_phrasing",
-        "lightgbm_rows",
-    ]
-    assert cfgs["ridge"]["params"] == cfgs["lightgbm"]["params"] == {"interact__n_components": 4}
+    assert list(cfgs) == ["catboost_phrasing", "ridge", "lightgbm_phrasing", "lightgbm_rows"]
+    assert cfgs["ridge"]["model"] == "ridge"
+    assert cfgs["ridge"]["params"] == {"interact__n_components": 4}
     # the default's phrasing bases: boosters whose match features cross-fit by phrasing
     assert cfgs["lightgbm_phrasing"]["model"] == "lightgbm"
     assert cfgs["lightgbm_phrasing"]["params"] == {
@@ -552,13 +547,12 @@ def test_build_pipeline_stack(emb):
     model = build_pipeline({"model": "stack", **SHARED}, metric_embeddings=emb)
     assert isinstance(model, StackedScoreRegressor)
     names = [n for n, _ in model.estimators]
-    assert names == ["lightgbm", "catboost_phrasing", "ridge", "lightgbm_phrasing", "lightgbm_rows"]
+    assert names == ["catboost_phrasing", "ridge", "lightgbm_phrasing", "lightgbm_rows"]
     keys = ("crossfit", "output", "pooling")
     match = {
         n: tuple(b.get_params()[f"features__match__{k}"] for k in keys) for n, b in model.estimators
     }
     assert match == {
-        "lightgbm": ("conversation", "probability", "phrasing"),
         "catboost_phrasing": ("phrasing", "relative", "phrasing"),
         "ridge": ("conversation", "probability", "phrasing"),
         "lightgbm_phrasing": ("phrasing", "relative", "phrasing"),

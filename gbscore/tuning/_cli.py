@@ -175,7 +175,7 @@ def _parse_stack_configs(values):
     multiple=True,
     metavar="NAME=FILE",
     help="Stack: a base model's config (e.g. exported by its study); repeat "
-    "[default: the base config's stack models: lightgbm, catboost_phrasing, ridge, "
+    "[default: the base config's stack models: catboost_phrasing, ridge, "
     "lightgbm_phrasing, lightgbm_rows].",
 )
 @click.option(

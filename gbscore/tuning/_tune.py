@@ -320,7 +320,7 @@ def tune(
 
 def default_stack_configs(base, *, model_threads=None):
     """The base configs of the stack the base config describes (``base["stack"]["models"]``,
-    by default lightgbm, catboost_phrasing, ridge, lightgbm_phrasing and lightgbm_rows), as
+    by default catboost_phrasing, ridge, lightgbm_phrasing and lightgbm_rows), as
     :func:`gbscore.config.stack_configs` builds them for ``gbscore run``, with each model's
     thread count."""
     shared = merge_config(base, {"model": "stack"})

@@ -184,7 +184,7 @@ def test_default_stack_bases_are_those_gbscore_run_builds():
     ours = default_stack_configs(base)
     assert ours == stack_configs({"model": "stack", "encoder": encoder})
     threaded = default_stack_configs(base, model_threads=2)
-    assert threaded["lightgbm"]["params"]["model__n_jobs"] == 2
+    assert threaded["lightgbm_rows"]["params"]["model__n_jobs"] == 2
     assert threaded["catboost_phrasing"]["params"]["model__thread_count"] == 2
     assert threaded["ridge"]["params"] == {}
     with_mlp = merge_config(base, {"stack": {"models": ["ridge", "mlp"]}})
