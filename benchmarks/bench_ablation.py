@@ -2,12 +2,14 @@
 
 Every base runs through one :func:`~gbscore.model_selection.cross_val_oof` per fold grouping,
 so all columns of a grouping are predictions of the same held-out rows (real rows plus the
-mismatched pairs built from them, labelled by the *default* label policy: the first base is
-the default LightGBM, whose policy the evaluation sampler copies). A stack variant is the
-default meta-learner refitted on a subset of those out-of-fold columns; its CV figure is the
+mismatched pairs built from them, labelled by the *default* label policy, which every default
+base uses and the evaluation sampler copies from the first). A stack variant is the default
+meta-learner refitted on a subset of those out-of-fold columns; its CV figure is the
 cross-fitted meta-learner (:func:`~gbscore.stacking.cross_fit_meta`), its test figure the meta
 fitted on all out-of-fold rows applied to the refitted bases. ``+calibration`` is the default
 stack's output through the monotone map of ``calibration="auto"``, cross-fitted the same way.
+Stack rows use the default's distance gate (``stack.meta_gate``), fitted on each grouping's
+out-of-fold rows; ``-meta_gate`` is the default stack with one combination for every row.
 
     python benchmarks/bench_ablation.py --data-dir ../shared/data/judgebench-dev \\
         --cache-dir DIR [--folds 5] [--groupings phrasing conversation] [--variants ...]
@@ -35,6 +37,7 @@ from gbscore.config import DEFAULT_CONFIG, build_pipeline, merge_config, stack_c
 from gbscore.data import load_competition, load_test_labels
 from gbscore.model_selection import ConversationKFold, cross_val_oof, rmse
 from gbscore.stacking import CALIBRATION_MIN_GAIN, cross_fit_calibration, cross_fit_meta, fit_meta
+from gbscore.stacking._gate import fit_gate
 
 DEFAULT_BASES = tuple(stack_configs(copy.deepcopy(DEFAULT_CONFIG)))
 CONTRASTIVE = DEFAULT_CONFIG["features"]["contrastive"]
@@ -165,15 +168,22 @@ def main(argv=None):
         row["seconds"] = round(seconds.get(name, float("nan")), 1)
         rows[name] = row
 
-    def stack_row(models, calibrate=False):
+    # The default stack's distance gate, fitted on each grouping's out-of-fold rows.
+    gates = {g: fit_gate(oof, X) for g, oof in oofs.items()}
+
+    def stack_row(models, calibrate=False, gated=DEFAULT_CONFIG["stack"]["meta_gate"]):
         first = oofs[args.groupings[0]]
-        meta = fit_meta(first, models=list(models))
+        gate = gates[args.groupings[0]] if gated else None
+        meta = fit_meta(first, models=list(models), gate=gate)
         bases = pd.DataFrame({m: test_preds[m] for m in models})
+        if gate is not None:
+            bases = gate.expand(bases, gate.similarity(data.test))
         pred = np.clip(meta.predict(bases), 0.0, 10.0)
         cv = {}
         used = None
         for grouping, oof in oofs.items():
-            stacked = cross_fit_meta(oof, models=list(models))
+            gate = gates[grouping] if gated else None
+            stacked = cross_fit_meta(oof, models=list(models), gate=gate)
             if calibrate:
                 mask = oof.rows_mask("shift_aware")
                 mapped = cross_fit_calibration(stacked, oof.y, oof.fold, mask)
@@ -195,6 +205,8 @@ def main(argv=None):
 
     rows["stack (default)"] = stack_row(DEFAULT_BASES)
     rows["stack +calibration"] = stack_row(DEFAULT_BASES, calibrate=True)
+    gate_row = "stack -meta_gate" if DEFAULT_CONFIG["stack"]["meta_gate"] else "stack +meta_gate"
+    rows[gate_row] = stack_row(DEFAULT_BASES, gated=not DEFAULT_CONFIG["stack"]["meta_gate"])
     for name in args.variants:
         rows[f"stack +{name}"] = stack_row([*DEFAULT_BASES, name])
     for name in DEFAULT_BASES:

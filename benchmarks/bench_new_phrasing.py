@@ -181,14 +181,17 @@ def _reweighted_meta(stack, weights, X_test, y_test):
     oof = stack.oof_
     mask = oof.rows_mask(stack.meta_rows)
     final = stack.final_estimator if stack.final_estimator is not None else default_meta()
-    meta = clone(final).fit(meta_frame(oof, models, mask), oof.y[mask], sample_weight=weights[mask])
-    bases = stack.predict_bases(X_test)
-    pred = np.clip(meta.predict(bases[models]), 0.0, 10.0)
-    before = np.clip(stack.final_estimator_.predict(bases[models]), 0.0, 10.0)
+    gate = getattr(stack, "gate_", None)  # the distance gate's columns, when the stack has one
+    frame = meta_frame(oof, models, mask, gate)
+    meta = clone(final).fit(frame, oof.y[mask], sample_weight=weights[mask])
+    bases = stack.predict_bases(X_test)[models]
+    inputs = bases if gate is None else gate.expand(bases, gate.similarity(X_test))
+    pred = np.clip(meta.predict(inputs), 0.0, 10.0)
+    before = np.clip(stack.final_estimator_.predict(inputs), 0.0, 10.0)
     return {
         "test_rmse": rmse(y_test, pred),
         "test_rmse_unweighted_meta": rmse(y_test, before),
-        "weights": dict(zip(models, np.round(meta.coef_, 3).tolist(), strict=True)),
+        "weights": dict(zip(frame.columns, np.round(meta.coef_, 3).tolist(), strict=True)),
         "intercept": float(meta.intercept_),
     }
 

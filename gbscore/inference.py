@@ -59,7 +59,7 @@ def predict_table(
         if stacked:
             b = model.predict_bases(part)
             bases.append(b)
-            pred = model.combine(b)
+            pred = model.combine(b, part)
         else:
             pred = model.predict(part)
         pred = np.asarray(pred, dtype=np.float64).reshape(-1)

@@ -28,7 +28,7 @@ from .._groups import phrasing_vectors
 from .._schema import conversation_groups, conversation_text
 from ..exceptions import GbscoreError
 
-__all__ = ["DistanceWeights", "phrasing_distance_weights"]
+__all__ = ["DistanceWeights", "heldout_similarity", "phrasing_distance_weights"]
 
 _N_BINS = 10
 
@@ -85,6 +85,48 @@ def nearest_similarity(queries, pool, chunk=2048):
     return np.minimum(out, 1.0)
 
 
+def heldout_similarity(oof, X_train, vectors, conv):
+    """Each training conversation's largest cosine to the conversations its fold trained on.
+
+    Parameters
+    ----------
+    oof : OOFPredictions
+        Out-of-fold predictions on ``X_train`` (its real rows in ``X_train``'s order).
+    X_train : DataFrame
+        The tidy training table the folds split.
+    vectors : sparse matrix of shape (n_conversations, n_terms)
+        Unit phrasing vectors, one row per conversation id of ``conv``.
+    conv : ndarray of int, shape (len(X_train),)
+        :func:`conversation_groups` of ``X_train``.
+
+    Returns
+    -------
+    ndarray of float, shape (n_conversations,)
+        NaN for a conversation no fold held out.
+    """
+    n_conv = vectors.shape[0]
+    # A conversation's fold: its real rows are all held out by one fold (grouped folds).
+    real_fold = oof.fold[: oof.n_real]
+    conv_fold = np.full(n_conv, -1)
+    conv_fold[conv] = real_fold
+    sim_conv = np.full(n_conv, np.nan)
+    folds = np.unique(conv_fold[conv_fold >= 0])
+    # A buffered CV's fold trained without the conversations near its held-out ones: measure
+    # from the rows it trained on, as the splitter chose them.
+    trained = [np.flatnonzero((real_fold != k) & (real_fold >= 0)) for k in folds]
+    if oof.buffer is not None:
+        from ._buffer import purge_close_conversations  # _buffer imports this module
+
+        held_rows = [np.flatnonzero(real_fold == k) for k in folds]
+        splits = list(zip(trained, held_rows, strict=True))
+        trained = [tr for tr, _ in purge_close_conversations(X_train, splits, oof.buffer)]
+    for k, rows in zip(folds, trained, strict=True):
+        held = np.flatnonzero(conv_fold == k)
+        rest = np.unique(conv[rows])
+        sim_conv[held] = nearest_similarity(vectors[held], vectors[rest])
+    return sim_conv
+
+
 def phrasing_distance_weights(oof, X_train, X_test):
     """Weights that give the out-of-fold rows the test set's distance to training phrasing.
 
@@ -126,25 +168,7 @@ def phrasing_distance_weights(oof, X_train, X_test):
 
     sim_test = nearest_similarity(v_test, v_train)[conv_test]
 
-    # A conversation's fold: its real rows are all held out by one fold (grouped folds).
-    real_fold = oof.fold[:n_real]
-    conv_fold = np.full(len(first_train), -1)
-    conv_fold[conv_train] = real_fold
-    sim_conv = np.full(len(first_train), np.nan)
-    folds = np.unique(conv_fold[conv_fold >= 0])
-    # A buffered CV's fold trained without the conversations near its held-out ones: measure
-    # from the rows it trained on, as the splitter chose them.
-    trained = [np.flatnonzero((real_fold != k) & (real_fold >= 0)) for k in folds]
-    if oof.buffer is not None:
-        from ._buffer import purge_close_conversations  # _buffer imports this module
-
-        held_rows = [np.flatnonzero(real_fold == k) for k in folds]
-        splits = list(zip(trained, held_rows, strict=True))
-        trained = [tr for tr, _ in purge_close_conversations(X_train, splits, oof.buffer)]
-    for k, rows in zip(folds, trained, strict=True):
-        held = np.flatnonzero(conv_fold == k)
-        rest = np.unique(conv_train[rows])
-        sim_conv[held] = nearest_similarity(v_train[held], v_train[rest])
+    sim_conv = heldout_similarity(oof, X_train, v_train, conv_train)
     sim_cv = sim_conv[conv_train]
 
     done = np.isfinite(sim_cv)

@@ -58,7 +58,7 @@ def evaluate(
             cache_dir=cache_dir,
             show_progress=show_progress,
         )
-        fitted = clone(model)._fit_final(oof)
+        fitted = clone(model)._fit_final(oof, X)
         return fitted.oof_, meta_weights(fitted)
     name = _model_name(model)
     oof = cross_val_oof(

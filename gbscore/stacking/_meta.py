@@ -23,9 +23,14 @@ __all__ = [
 ]
 
 
-def meta_frame(oof, models, mask):
-    """The out-of-fold columns ``models`` on the rows of ``mask``, as the meta-learner's input."""
-    return oof.preds.loc[mask, models].reset_index(drop=True)
+def meta_frame(oof, models, mask, gate=None):
+    """The out-of-fold columns ``models`` on the rows of ``mask``, as the meta-learner's input.
+
+    With a :class:`~gbscore.stacking._gate.DistanceGate` fitted on ``oof``, each column at
+    both ends of the rows' distance from training (:meth:`DistanceGate.expand`).
+    """
+    frame = oof.preds.loc[mask, models].reset_index(drop=True)
+    return frame if gate is None else gate.expand(frame, gate.oof_similarity_[mask])
 
 
 def _check_meta_args(oof, models, rows):
@@ -38,7 +43,7 @@ def _check_meta_args(oof, models, rows):
     return models, oof.rows_mask(rows)
 
 
-def fit_meta(oof, final_estimator=None, models=None, rows="shift_aware"):
+def fit_meta(oof, final_estimator=None, models=None, rows="shift_aware", gate=None):
     """Fit a clone of the meta-learner on out-of-fold predictions.
 
     Parameters
@@ -51,22 +56,27 @@ def fit_meta(oof, final_estimator=None, models=None, rows="shift_aware"):
     rows : {"shift_aware", "real"}, default="shift_aware"
         ``"shift_aware"``: the held-out real rows and the held-out mismatched pairs (what the
         test set looks like); ``"real"``: held-out real rows only.
+    gate : DistanceGate, optional
+        Fitted on ``oof`` (:func:`~gbscore.stacking._gate.fit_gate`): the weights depend on
+        each row's distance from the training phrasing.
 
     Returns
     -------
-    fitted regressor (its ``feature_names_in_`` are the model names)
+    fitted regressor (its ``feature_names_in_`` are the model names, or with ``gate`` the
+    gated columns)
     """
     models, mask = _check_meta_args(oof, models, rows)
     est = clone(final_estimator if final_estimator is not None else default_meta())
-    return est.fit(meta_frame(oof, models, mask), oof.y[mask])
+    return est.fit(meta_frame(oof, models, mask, gate), oof.y[mask])
 
 
-def cross_fit_meta(oof, final_estimator=None, models=None, rows="shift_aware"):
+def cross_fit_meta(oof, final_estimator=None, models=None, rows="shift_aware", gate=None):
     """Honest out-of-fold predictions of the stack itself, clipped to [0, 10].
 
     The meta-learner for fold ``k`` is fitted on the other folds' rows only, then predicts
     fold ``k``'s rows (real and shifted). Scoring these gives the stack's CV RMSE without
-    scoring the meta-learner on its own training rows.
+    scoring the meta-learner on its own training rows. ``gate`` as in :func:`fit_meta` (its
+    ends come from all folds' rows: two numbers, a leak this ignores).
 
     Returns
     -------
@@ -77,9 +87,9 @@ def cross_fit_meta(oof, final_estimator=None, models=None, rows="shift_aware"):
     for k in np.unique(oof.fold[oof.fold >= 0]):
         train = mask & (oof.fold != k)
         meta_k = clone(final_estimator if final_estimator is not None else default_meta())
-        meta_k.fit(meta_frame(oof, models, train), oof.y[train])
+        meta_k.fit(meta_frame(oof, models, train, gate), oof.y[train])
         here = oof.fold == k
-        out[here] = np.clip(meta_k.predict(meta_frame(oof, models, here)), 0.0, 10.0)
+        out[here] = np.clip(meta_k.predict(meta_frame(oof, models, here, gate)), 0.0, 10.0)
     return out
 
 

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..model_selection import check_cv, check_table, cross_val_oof, rmse
 from ..models import CATEGORICAL_COLUMNS
 from ..pipeline import is_sampler, predict_shared
+from ._gate import fit_gate
 from ._meta import (
     CALIBRATION_MIN_GAIN,
     cross_fit_calibration,
@@ -46,6 +47,8 @@ def meta_weights(meta):
     """
     if isinstance(meta, StackedScoreRegressor):
         out = meta_weights(meta.final_estimator_)
+        if getattr(meta, "gate_", None) is not None:
+            out["gate"] = meta.gate_.summary()
         if getattr(meta, "calibration_report_", None) is not None:
             out["calibration"] = dict(meta.calibration_report_)
         return out
@@ -110,6 +113,13 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         splitter.
     meta_rows : {"shift_aware", "real"}, default="shift_aware"
         Rows the final estimator is fitted on (see :func:`fit_meta`).
+    meta_gate : {"distance"} or None, default=None
+        ``"distance"``: the final estimator sees each base's prediction at both ends of the
+        row's phrasing distance from training (:class:`~gbscore.stacking._gate.DistanceGate`),
+        so with the default non-negative linear one the bases' weights move linearly between
+        the rows phrased furthest from and closest to training. Out-of-fold rows are measured
+        to their fold's training conversations, new rows to all of them. ``None``: one
+        combination for every row.
     calibration : {"auto", "isotonic"} or None, default=None
         A monotone map of the stack's output onto the score, fitted on the stack's
         cross-fitted out-of-fold rows of ``meta_rows`` (:func:`cross_fit_calibration`).
@@ -137,6 +147,9 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
     named_estimators_ : dict of str to estimator
     final_estimator_ : regressor
         Fitted on all out-of-fold rows of ``meta_rows``.
+    gate_ : DistanceGate or None
+        With ``meta_gate``; None without it, or where the training phrasing gave no distance
+        to gate on (a log line says why).
     oof_ : OOFPredictions
         Out-of-fold predictions of every base plus the column ``"stack"`` (cross-fitted final
         estimator, see :func:`cross_fit_meta`).
@@ -170,6 +183,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         "final_estimator": [HasMethods(["fit", "predict"]), None],
         "cv": ["cv_object"],
         "meta_rows": [StrOptions(set(_ROW_SETS))],
+        "meta_gate": [StrOptions({"distance"}), None],
         "calibration": [StrOptions({"auto", "isotonic"}), None],
         "uncertainty": [StrOptions({"residual"}), None],
         "random_state": [numbers.Integral],
@@ -186,6 +200,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         final_estimator=None,
         cv=5,
         meta_rows="shift_aware",
+        meta_gate=None,
         calibration=None,
         uncertainty="residual",
         random_state=0,
@@ -198,6 +213,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         self.final_estimator = final_estimator
         self.cv = cv
         self.meta_rows = meta_rows
+        self.meta_gate = meta_gate
         self.calibration = calibration
         self.uncertainty = uncertainty
         self.random_state = random_state
@@ -281,7 +297,7 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
             refit=True,
             show_progress=self.show_progress,
         )
-        self._fit_final(oof)
+        self._fit_final(oof, X)
         self.named_estimators_ = fitted
         self.estimators_ = [fitted[n] for n, _ in self.estimators]
         self.n_features_in_ = X.shape[1]
@@ -290,12 +306,21 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         log.info("stack weights: %s", ", ".join(f"{m} {w:.3f}" for m, w in weights.items()))
         return self
 
-    def _fit_final(self, oof):
-        """Fit the final estimator and the uncertainty model on out-of-fold predictions."""
+    def _fit_final(self, oof, X=None):
+        """Fit the final estimator and the uncertainty model on out-of-fold predictions.
+
+        ``X`` is the training table the folds split; the distance gate needs it.
+        """
         models = [n for n, _ in self.estimators]
         final = self.final_estimator if self.final_estimator is not None else default_meta()
-        self.final_estimator_ = fit_meta(oof, final, models, rows=self.meta_rows)
-        stacked = cross_fit_meta(oof, final, models, rows=self.meta_rows)
+        self.gate_ = None
+        if self.meta_gate == "distance":
+            if X is None:
+                raise ValueError("meta_gate='distance' needs the training table X")
+            self.gate_ = fit_gate(oof, X)
+        kw = {"rows": self.meta_rows, "gate": self.gate_}
+        self.final_estimator_ = fit_meta(oof, final, models, **kw)
+        stacked = cross_fit_meta(oof, final, models, **kw)
         mask = oof.rows_mask(self.meta_rows)
         stacked = self._fit_calibration(oof, stacked, mask)
         self.oof_ = oof.with_column("stack", stacked)
@@ -345,16 +370,32 @@ class StackedScoreRegressor(RegressorMixin, BaseEstimator):
         out = predict_shared(self.named_estimators_, X)
         return pd.DataFrame({n: out[n] for n, _ in self.estimators})
 
-    def combine(self, bases):
-        """Stacked scores in [0, 10] from a frame of base predictions (:meth:`predict_bases`)."""
+    def combine(self, bases, X=None):
+        """Stacked scores in [0, 10] from a frame of base predictions (:meth:`predict_bases`).
+
+        ``X``, the rows the bases predicted, is needed by a stack with a distance gate
+        (``gate_``), whose weights depend on each row's phrasing.
+        """
         check_is_fitted(self)
+        gate = getattr(self, "gate_", None)  # absent in models saved before 0.3
+        if gate is not None:
+            if X is None:
+                raise ValueError(
+                    "this stack's weights depend on each row's phrasing (meta_gate="
+                    "'distance'): pass the rows the bases predicted, combine(bases, X)"
+                )
+            if len(X) != len(bases):
+                raise ValueError(
+                    f"combine got {len(bases)} rows of base predictions but {len(X)} rows of X"
+                )
+            bases = gate.expand(bases, gate.similarity(X))
         out = np.clip(self.final_estimator_.predict(bases), 0.0, 10.0)
         calibrator = getattr(self, "calibrator_", None)  # absent in models saved before 0.3
         return out if calibrator is None else calibrator.predict(out)
 
     def predict(self, X):
         """Stacked scores in [0, 10], one per row of the tidy table ``X``."""
-        return self.combine(self.predict_bases(X))
+        return self.combine(self.predict_bases(X), X)
 
     def predict_uncertainty(self, X):
         """Estimated standard deviation of each prediction's error.

@@ -182,7 +182,10 @@ class StackObjective:
 
     def config_for(self, models, meta, alpha, rows):
         """The ``"model": "stack"`` config of a choice (read by ``stack_configs``)."""
-        section = {"meta": meta, "meta_alpha": alpha, "meta_rows": rows}
+        # The study scores one combination for every row (its out-of-fold file holds no
+        # texts to measure a row's distance from training), so the export asks for that
+        # rather than the default's distance gate: `gbscore run` then reproduces the trial.
+        section = {"meta": meta, "meta_alpha": alpha, "meta_rows": rows, "meta_gate": None}
         if self.configs is None:
             return {"model": "stack", "stack": {"models": list(models), **section}}
         bases = {}

@@ -136,6 +136,7 @@ def test_exported_stack_config_reproduces_the_trial(configs, data, oof_file, tmp
     config = load_config(path)
     assert config["model"] == "stack"
     assert config["stack"]["meta"] == "ridge" and config["stack"]["meta_alpha"] == 3.0
+    assert config["stack"]["meta_gate"] is None  # what the trial scored: one combination
     bases = stack_configs(config)
     assert sorted(bases) == ["lightgbm", "ridge"]
     assert bases["lightgbm"]["params"] == configs["lightgbm"]["params"]
