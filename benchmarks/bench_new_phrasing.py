@@ -81,6 +81,7 @@ from gbscore.model_selection import (
 )
 from gbscore.models import LightGBMScoreRegressor
 from gbscore.pipeline import transform_prefix
+from gbscore.stacking import meta_weights
 from gbscore.stacking._meta import default_meta, meta_frame
 
 # Feature groups of --contributions, by the first match on a feature name.
@@ -191,8 +192,7 @@ def _reweighted_meta(stack, weights, X_test, y_test):
     return {
         "test_rmse": rmse(y_test, pred),
         "test_rmse_unweighted_meta": rmse(y_test, before),
-        "weights": dict(zip(frame.columns, np.round(meta.coef_, 3).tolist(), strict=True)),
-        "intercept": float(meta.intercept_),
+        **meta_weights(meta),  # the linear weights (of the linear half, for "nnls_gbm")
     }
 
 

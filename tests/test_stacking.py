@@ -567,7 +567,10 @@ def test_build_pipeline_stack(emb):
     )
     for _, base in model.estimators:  # learned matching is on by default
         assert type(base.get_params()["features__contrast"]).__name__ == "ContrastiveMatchFeatures"
-    assert isinstance(model.final_estimator, LinearRegression) and model.final_estimator.positive
+    # the default meta-learner: NNLS and boosted trees that rise with every base
+    halves = dict(model.final_estimator.estimators)
+    assert isinstance(halves["nnls"], LinearRegression) and halves["nnls"].positive
+    assert halves["gbm"].monotonic_cst == dict.fromkeys(names, 1)
     assert model.meta_rows == "shift_aware"
     assert model.cv.grouping == "phrasing" and model.cv.n_splits == 5
     for _, base in model.estimators:  # every base gets the metric embeddings

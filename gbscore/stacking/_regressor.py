@@ -42,6 +42,9 @@ _ROW_SETS = ("shift_aware", "real")
 def meta_weights(meta):
     """Weights and intercept of a fitted linear meta-learner as a JSON-ready dict.
 
+    For the ``"nnls_gbm"`` meta-learner, those of its linear half, with ``linear_share`` (the
+    share of the prediction it makes; the trees make the rest).
+
     Given a fitted :class:`StackedScoreRegressor`, those of its final estimator, plus its
     ``calibration_report_`` under ``"calibration"`` when it was fitted with calibration.
     """
@@ -52,6 +55,10 @@ def meta_weights(meta):
         if getattr(meta, "calibration_report_", None) is not None:
             out["calibration"] = dict(meta.calibration_report_)
         return out
+    linear = getattr(meta, "named_estimators_", {}).get("nnls")
+    if linear is not None:  # config's "nnls_gbm": the linear half is what has weights
+        share = 1.0 / len(meta.estimators_)
+        return {**meta_weights(linear), "meta": "nnls_gbm", "linear_share": share}
     names = [str(n) for n in getattr(meta, "feature_names_in_", [])]
     coef = getattr(meta, "coef_", None)
     if coef is None:

@@ -175,7 +175,8 @@ class StackObjective:
 
     def evaluate(self, models, meta="nnls", alpha=1.0, rows="shift_aware"):
         """``(shift-aware RMSE, plain RMSE)`` of the cross-fitted stack of ``models``."""
-        pred = cross_fit_meta(self.oof, final_estimator(meta, alpha), list(models), rows=rows)
+        final = final_estimator(meta, alpha, columns=list(models))
+        pred = cross_fit_meta(self.oof, final, list(models), rows=rows)
         real = ~np.asarray(self.oof.is_shifted, dtype=bool)
         y = np.asarray(self.oof.y, dtype=np.float64)
         return rmse(y, pred), rmse(y[real], pred[real])
