@@ -4,12 +4,12 @@ Every base runs through one :func:`~gbscore.model_selection.cross_val_oof` per f
 so all columns of a grouping are predictions of the same held-out rows (real rows plus the
 mismatched pairs built from them, labelled by the *default* label policy, which every default
 base uses and the evaluation sampler copies from the first). A stack variant is the default
-meta-learner refitted on a subset of those out-of-fold columns; its CV figure is the
-cross-fitted meta-learner (:func:`~gbscore.stacking.cross_fit_meta`), its test figure the meta
-fitted on all out-of-fold rows applied to the refitted bases. ``+calibration`` is the default
-stack's output through the monotone map of ``calibration="auto"``, cross-fitted the same way.
-Stack rows use the default's distance gate (``stack.meta_gate``), fitted on each grouping's
-out-of-fold rows; ``-meta_gate`` is the default stack with one combination for every row.
+meta-learner (``stack.meta``) refitted on a subset of those out-of-fold columns; its CV figure
+is the cross-fitted meta-learner (:func:`~gbscore.stacking.cross_fit_meta`), its test figure
+the meta fitted on all out-of-fold rows applied to the refitted bases. ``+calibration`` is the
+default stack's output through the monotone map of ``calibration="auto"``, cross-fitted the
+same way. Stack rows use the default's distance gate setting (``stack.meta_gate``; when on,
+fitted on each grouping's out-of-fold rows), and the ``meta_gate`` row turns it the other way.
 
     python benchmarks/bench_ablation.py --data-dir ../shared/data/judgebench-dev \\
         --cache-dir DIR [--folds 5] [--groupings phrasing conversation] [--variants ...]
@@ -33,7 +33,14 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
-from gbscore.config import DEFAULT_CONFIG, build_pipeline, merge_config, stack_configs
+from gbscore.config import (
+    DEFAULT_CONFIG,
+    _meta_columns,
+    build_pipeline,
+    final_estimator,
+    merge_config,
+    stack_configs,
+)
 from gbscore.data import load_competition, load_test_labels
 from gbscore.model_selection import ConversationKFold, cross_val_oof, rmse
 from gbscore.stacking import CALIBRATION_MIN_GAIN, cross_fit_calibration, cross_fit_meta, fit_meta
@@ -174,7 +181,13 @@ def main(argv=None):
     def stack_row(models, calibrate=False, gated=DEFAULT_CONFIG["stack"]["meta_gate"]):
         first = oofs[args.groupings[0]]
         gate = gates[args.groupings[0]] if gated else None
-        meta = fit_meta(first, models=list(models), gate=gate)
+        # the default's meta-learner (stack.meta), monotone in the columns it would be
+        final = final_estimator(
+            DEFAULT_CONFIG["stack"]["meta"],
+            DEFAULT_CONFIG["stack"]["meta_alpha"],
+            _meta_columns(models, gated),
+        )
+        meta = fit_meta(first, final, models=list(models), gate=gate)
         bases = pd.DataFrame({m: test_preds[m] for m in models})
         if gate is not None:
             bases = gate.expand(bases, gate.similarity(data.test))
@@ -183,7 +196,7 @@ def main(argv=None):
         used = None
         for grouping, oof in oofs.items():
             gate = gates[grouping] if gated else None
-            stacked = cross_fit_meta(oof, models=list(models), gate=gate)
+            stacked = cross_fit_meta(oof, final, models=list(models), gate=gate)
             if calibrate:
                 mask = oof.rows_mask("shift_aware")
                 mapped = cross_fit_calibration(stacked, oof.y, oof.fold, mask)
