@@ -35,7 +35,6 @@ from sklearn.isotonic import IsotonicRegression
 
 from gbscore.config import (
     DEFAULT_CONFIG,
-    _meta_columns,
     build_pipeline,
     final_estimator,
     merge_config,
@@ -185,7 +184,8 @@ def main(argv=None):
         final = final_estimator(
             DEFAULT_CONFIG["stack"]["meta"],
             DEFAULT_CONFIG["stack"]["meta_alpha"],
-            _meta_columns(models, gated),
+            list(models),
+            meta_gate="distance" if gated else None,
         )
         meta = fit_meta(first, final, models=list(models), gate=gate)
         bases = pd.DataFrame({m: test_preds[m] for m in models})

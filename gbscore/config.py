@@ -64,7 +64,7 @@ from .mlp import MLPScoreRegressor
 from .model_selection import GROUPINGS, ConversationKFold, matched_buffer
 from .models import CatBoostScoreRegressor, LightGBMScoreRegressor, RidgeScoreRegressor
 from .pipeline import ScorePipeline
-from .stacking import StackedScoreRegressor
+from .stacking import StackedScoreRegressor, gate_columns
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -513,7 +513,7 @@ def stack_configs(config):
 METAS = ("nnls", "ridge", "nnls_gbm")
 
 
-def final_estimator(meta="nnls", alpha=1.0, columns=None):
+def final_estimator(meta="nnls", alpha=1.0, columns=None, *, meta_gate=None):
     """The stack's meta-learner for a config's ``stack.meta`` and ``stack.meta_alpha``.
 
     ``"nnls"``: least squares with non-negative weights and a free intercept
@@ -523,10 +523,13 @@ def final_estimator(meta="nnls", alpha=1.0, columns=None):
     (scikit-learn's ``VotingRegressor``), which can bend where a straight line cannot (a row
     every base scores 8 is more likely a 9 than the weights say). Its trees are shallow and
     their leaves hold at least 200 out-of-fold rows, and they only ever rise with each of
-    ``columns`` (``monotonic_cst``; the base names, or the gated columns of a
-    ``meta_gate`` stack), so no base's higher score lowers the stack's. Its settings were
-    chosen before measuring and are not tuned.
+    ``columns`` (``monotonic_cst``; the base names, in the stack's order), so no base's
+    higher score lowers the stack's. With ``meta_gate`` set they rise with each base's
+    gated columns instead (:func:`gbscore.stacking.gate_columns`). Its settings were chosen
+    before measuring and are not tuned.
     """
+    if columns is not None and meta_gate is not None:
+        columns = gate_columns(columns)
     if meta == "nnls":
         return LinearRegression(positive=True)
     if meta == "ridge":
@@ -544,13 +547,6 @@ def final_estimator(meta="nnls", alpha=1.0, columns=None):
         )
         return VotingRegressor([("nnls", LinearRegression(positive=True)), ("gbm", gbm)])
     raise ConfigError(f"stack.meta={meta!r} is not one of {list(METAS)}")
-
-
-def _meta_columns(names, gated):
-    """The columns the meta-learner sees that rise with a base's score."""
-    if not gated:
-        return list(names)
-    return [f"{n}@{end}" for end in ("far", "near") for n in names]
 
 
 def build_pipeline(config=None, *, metric_embeddings=None, cache_dir=None, show_progress=True):
@@ -596,10 +592,12 @@ def build_pipeline(config=None, *, metric_embeddings=None, cache_dir=None, show_
         except ConfigError as exc:
             raise ConfigError(f"stack base {name!r}: {exc}") from exc
     stack = config["stack"]
-    columns = _meta_columns([n for n, _ in bases], stack["meta_gate"] is not None)
+    final = final_estimator(
+        stack["meta"], stack["meta_alpha"], [n for n, _ in bases], meta_gate=stack["meta_gate"]
+    )
     return StackedScoreRegressor(
         estimators=bases,
-        final_estimator=final_estimator(stack["meta"], stack["meta_alpha"], columns),
+        final_estimator=final,
         cv=_splitter(config),
         meta_rows=stack["meta_rows"],
         meta_gate=stack["meta_gate"],

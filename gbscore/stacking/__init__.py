@@ -21,6 +21,7 @@ Modules: ``_meta`` (the meta-learner and the monotone map over out-of-fold colum
 """
 
 from ._evaluate import evaluate
+from ._gate import gate_columns
 from ._meta import CALIBRATION_MIN_GAIN, cross_fit_calibration, cross_fit_meta, fit_meta
 from ._regressor import StackedScoreRegressor, feature_importance_table, meta_weights
 
@@ -32,5 +33,6 @@ __all__ = [
     "evaluate",
     "feature_importance_table",
     "fit_meta",
+    "gate_columns",
     "meta_weights",
 ]

@@ -37,7 +37,7 @@ from sklearn.pipeline import make_pipeline
 from .._schema import conversation_groups, conversation_text
 from ..model_selection._distance import heldout_similarity, nearest_similarity
 
-__all__ = ["GATE_QUANTILES", "DistanceGate", "fit_gate", "gate_vectorizer"]
+__all__ = ["GATE_QUANTILES", "DistanceGate", "fit_gate", "gate_columns", "gate_vectorizer"]
 
 log = logging.getLogger("gbscore")
 
@@ -45,6 +45,11 @@ log = logging.getLogger("gbscore")
 GATE_QUANTILES = (0.05, 0.95)
 
 _FAR, _NEAR = "far", "near"
+
+
+def gate_columns(names):
+    """The meta-learner's columns that carry a base's score, for bases ``names`` (in order)."""
+    return [f"{name}@{end}" for end in (_FAR, _NEAR) for name in names]
 
 
 def gate_vectorizer():
@@ -108,11 +113,8 @@ class DistanceGate:
         """The meta-learner's input: each column of ``frame`` at both ends, and the ends."""
         t = self.position(similarity)[:, None]
         values = frame.to_numpy(dtype=np.float64)
-        names = [str(c) for c in frame.columns]
-        columns = {}
-        for end, share in ((_FAR, 1.0 - t), (_NEAR, t)):
-            for j, name in enumerate(names):
-                columns[f"{name}@{end}"] = values[:, j] * share[:, 0]
+        scaled = np.hstack([values * (1.0 - t), values * t])
+        columns = dict(zip(gate_columns([str(c) for c in frame.columns]), scaled.T))
         columns[f"(gate)@{_FAR}"] = 1.0 - t[:, 0]
         columns[f"(gate)@{_NEAR}"] = t[:, 0]
         return pd.DataFrame(columns)

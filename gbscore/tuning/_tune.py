@@ -202,8 +202,9 @@ def tune(
     demo_size : (int, int), default=DEMO_SIZE
         Size of the built-in demo data.
     enqueue_default : bool, default=True
-        Base models: the first trial of a new study scores the untuned pipeline
-        (:func:`~gbscore.tuning.default_params`).
+        The first trial of a new study scores the untuned pipeline
+        (:func:`~gbscore.tuning.default_params`; for the stack every base with the base
+        config's meta-learner, :meth:`StackObjective.default_params`).
     show_progress : bool, default=True
 
     Returns
@@ -260,7 +261,9 @@ def tune(
             oof, configs=configs, target=target, random_state=base["random_state"]
         )
         pruner_obj = make_pruner("none", max_resource=1)
-        enqueue = []
+        # The untuned stack first (every base, the base config's meta-learner and rows), so
+        # the export is never worse on CV than the default.
+        enqueue = [objective.default_params(base["stack"])] if enqueue_default else []
     else:
         objective = PipelineObjective(
             data.X,

@@ -172,6 +172,33 @@ def test_tune_stack_end_to_end(configs, data, oof_file, sqlite_url, study_name, 
     assert result.n_run == 5
     exported = json.loads(out.read_text())
     assert exported["model"] == "stack" and set(exported["stack"]["models"]) <= set(configs)
+    # The first trial is the untuned stack: every base, the default meta-learner and rows.
+    first = result.study.trials[0]
+    assert first.params == {
+        "use__ridge": True,
+        "use__lightgbm": True,
+        "meta": "nnls_gbm",
+        "meta_rows": "shift_aware",
+    }
+    untuned = StackObjective(OOFPredictions.load(oof_file)).evaluate(
+        ["ridge", "lightgbm"], meta="nnls_gbm", rows="shift_aware"
+    )[0]
+    assert first.value == pytest.approx(untuned)
+    assert result.study.best_value <= first.value
+
+
+def test_stack_default_params_follow_the_stack_section(oof_file):
+    objective = StackObjective(OOFPredictions.load(oof_file))
+    assert objective.default_params({"meta": "ridge", "meta_alpha": 3, "meta_rows": "real"}) == {
+        "use__ridge": True,
+        "use__lightgbm": True,
+        "meta": "ridge",
+        "meta_alpha": 3.0,
+        "meta_rows": "real",
+    }
+    narrow = StackObjective(OOFPredictions.load(oof_file), metas=("nnls",))
+    with pytest.raises(ConfigError, match=r"stack.meta='nnls_gbm' is not searched.*\['nnls'\]"):
+        narrow.default_params()
 
 
 def test_default_stack_bases_are_those_gbscore_run_builds():
