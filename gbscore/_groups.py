@@ -4,8 +4,10 @@ Folds grouped by identical conversation still share phrasing (templates, near-du
 between training and held-out rows, so a model that memorises phrasing looks good in CV and
 fails on new texts. :func:`phrasing_groups` links conversations whose word n-gram TF-IDF
 cosine reaches a threshold and keeps each connected cluster whole: no held-out conversation
-then has a near-duplicate in training. The threshold is the lowest (strictest) one whose
-largest cluster still leaves the folds balanced.
+then has a near-duplicate in training. Each cluster is cut at the lowest (strictest) threshold
+at which it still leaves the folds balanced, so a dense region of generic texts is split
+finer while the rest stays in the coarse clusters a template family forms (single-linkage
+clustering with a size cap).
 
 Word uni- and bigrams, not sentence embeddings: a template or a near-copy shares its word
 sequences, two texts on one topic in different words share few bigrams, and TF-IDF needs no
@@ -85,21 +87,31 @@ def phrasing_groups(X, *, max_group_fraction=0.1, threshold="auto", return_thres
     """Integer group per row: connected clusters of conversations with similar phrasing.
 
     Two conversations are linked when the cosine of their word uni/bigram TF-IDF vectors
-    (user prompt and response together) reaches ``threshold``; groups are the connected
+    (user prompt and response together) reaches a threshold; groups are connected
     components, so a held-out group has no near-duplicate among the other groups. Rows sharing
     a conversation always share a group.
+
+    With ``threshold="auto"`` every group is the component at the lowest threshold of 0.30,
+    0.35, ..., 0.95 at which it holds at most ``max_group_fraction`` of the rows: the
+    components of single-linkage clustering, each cut as coarse as the size cap lets it be.
+    One cut for all (the lowest threshold whose *largest* component fits) lets one dense
+    region of generic texts decide the cut everywhere, and splits template families that
+    chain at lower cosines into groups on both sides of a fold, whose held-out rows are then
+    scored better than new phrasing is (README, "Which rows share a fold").
 
     Parameters
     ----------
     X : DataFrame
         The tidy table (``user_prompt``, ``response``, optionally ``system_prompt``).
     max_group_fraction : float, default=0.1
-        With ``threshold="auto"``: the lowest threshold of 0.30, 0.35, ..., 0.95 whose largest
-        group holds at most this fraction of the rows. Lower thresholds link more and are
-        stricter; a group much larger than a fold would unbalance the folds.
+        With ``threshold="auto"``: the largest share of the rows a group may hold. Lower
+        thresholds link more and are stricter; a group much larger than a fold would unbalance
+        the folds. Conversations that exceed it even at 0.95 stay their own groups.
     threshold : float or "auto", default="auto"
+        A number: one cut at that cosine, whatever the groups' sizes.
     return_threshold : bool, default=False
-        Also return the threshold used.
+        Also return the threshold: a number's own, or for ``"auto"`` the highest (finest) cut
+        any group needed (NaN when even 0.95 leaves every group too large).
 
     Returns
     -------
@@ -116,30 +128,43 @@ def phrasing_groups(X, *, max_group_fraction=0.1, threshold="auto", return_thres
         graph = _similar_pairs(texts, min(candidates))
     except ValueError:  # no word occurs twice: nothing is similar to anything
         graph = None
+    if graph is None:
+        groups = conv.astype(np.int64)
+        return (groups, float(candidates[0])) if return_threshold else groups
     counts = np.bincount(conv, minlength=n_conv)
-    limit = max_group_fraction * len(conv)
-    chosen, labels = None, np.arange(n_conv)
+    # A number: every component fits; "auto": the cap (rows) a component must fit under.
+    limit = np.inf if threshold != "auto" else max_group_fraction * len(conv)
+    labels = np.full(n_conv, -1, dtype=np.int64)
+    finest = float("nan")
+    # Components only split as the threshold rises, so a conversation's component at a higher
+    # threshold lies inside its component at a lower one: the first fitting cut is the
+    # coarsest, and a labelled conversation's whole component is labelled with it.
     for thr in candidates:
-        if graph is None:
-            chosen = thr
-            break
         kept = graph.copy()
         kept.data = np.where(kept.data >= thr, 1, 0).astype(np.int8)
         kept.eliminate_zeros()
         _, lab = connected_components(kept, directed=False)
-        if threshold != "auto" or np.bincount(lab, weights=counts).max() <= limit:
-            chosen, labels = thr, lab
+        fits = (labels < 0) & (np.bincount(lab, weights=counts)[lab] <= limit)
+        if fits.any():
+            _, new = np.unique(lab[fits], return_inverse=True)
+            labels[fits] = labels.max() + 1 + new
+            finest = thr
+        if (labels >= 0).all():
             break
-    if chosen is None:  # even near-copies chain into one huge cluster: fall back
+    rest = labels < 0
+    if rest.any():  # near-copies chain into clusters over the cap even at the highest cut
         log.info(
-            "phrasing groups: every similarity threshold leaves a cluster over %.0f%% of the rows;"
-            " grouping by identical conversation instead",
+            "phrasing groups: %d conversations are in clusters over %.0f%% of the rows at every "
+            "similarity threshold; each is its own group",
+            int(rest.sum()),
             100 * max_group_fraction,
         )
-        chosen = float("nan")
+        labels[rest] = labels.max() + 1 + np.arange(rest.sum())
+        if not (~rest).any():
+            finest = float("nan")
     # conv ids are 0..n_conv-1 in order of first appearance, as `first` is sorted by id.
     groups = labels[conv].astype(np.int64)
-    return (groups, float(chosen)) if return_threshold else groups
+    return (groups, float(finest)) if return_threshold else groups
 
 
 # Phrasing groups of recent tables: a study or a stack asks for the same table's groups at
@@ -164,7 +189,8 @@ def table_groups(X, grouping="phrasing", *, n_splits=5):
             X, max_group_fraction=1.0 / (2 * n_splits), return_threshold=True
         )
         log.info(
-            "phrasing groups: %d clusters of %d conversations (TF-IDF cosine >= %s)",
+            "phrasing groups: %d clusters of %d conversations (TF-IDF single-linkage, cut at "
+            "cosines up to %s)",
             len(np.unique(groups)),
             len(np.unique(conversation_groups(X))),
             threshold,

@@ -261,3 +261,57 @@ def test_encoding_done_in_fold_workers_is_counted_once():
         counted[jobs] = encoding_totals()["texts"] - before
     assert counted[1] > X["response"].nunique()
     assert counted[2] == counted[1]
+
+
+def _components(sim, thr, counts):
+    """Connected components of ``sim >= thr`` by union-find (independent of phrasing_groups)."""
+    parent = list(range(len(sim)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(sim >= thr, 1))):
+        parent[find(i)] = find(j)
+    roots = np.array([find(i) for i in range(len(sim))])
+    size = {r: counts[roots == r].sum() for r in set(roots)}
+    return roots, size
+
+
+def test_phrasing_groups_cut_each_cluster_as_coarse_as_the_cap_allows():
+    from gbscore._groups import _THRESHOLDS, phrasing_vectors
+    from gbscore._schema import conversation_text
+
+    X = make_judge_data(n_train=400, n_test=5, random_state=3).train
+    cap = 0.1
+    groups = phrasing_groups(X, max_group_fraction=cap)
+    conv = conversation_groups(X)
+    _, first = np.unique(conv, return_index=True)
+    counts = np.bincount(conv)
+    sim = (phrasing_vectors(conversation_text(X.iloc[first])) @ phrasing_vectors(
+        conversation_text(X.iloc[first])
+    ).T).toarray()
+    per_conv = groups[first]
+    cuts = {t: _components(sim, t, counts) for t in _THRESHOLDS}
+    assert np.bincount(groups).max() <= cap * len(X)
+    for g in np.unique(per_conv):
+        members = set(np.flatnonzero(per_conv == g))
+        # the group is a whole component at some cut, and one cut coarser it is over the cap
+        for k, t in enumerate(_THRESHOLDS):
+            roots, size = cuts[t]
+            root = roots[next(iter(members))]
+            if set(np.flatnonzero(roots == root)) == members and size[root] <= cap * len(X):
+                break
+        else:
+            pytest.fail(f"group {g} is no component of any cut")
+        if k > 0:
+            roots, size = cuts[_THRESHOLDS[k - 1]]
+            assert size[roots[next(iter(members))]] > cap * len(X)
+    # Coarser than one cut for all (the lowest whose largest component fits), never finer.
+    flat_t = next(t for t in _THRESHOLDS if max(cuts[t][1].values()) <= cap * len(X))
+    flat = cuts[flat_t][0]
+    for r in np.unique(flat):
+        assert len(set(per_conv[flat == r])) == 1
+    assert len(np.unique(per_conv)) < len(np.unique(flat))

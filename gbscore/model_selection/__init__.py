@@ -21,8 +21,9 @@ Why phrasing clusters: folds grouped by identical conversation still share phras
 near-duplicates) between training and held-out rows, so a model that memorises phrasing looks
 good in CV and fails on new texts. :func:`phrasing_groups` links conversations whose word
 n-gram TF-IDF cosine reaches a threshold and holds out whole connected components: no
-held-out conversation then has a near-duplicate in training. The threshold is the lowest
-(strictest) one whose largest component still leaves the folds balanced.
+held-out conversation then has a near-duplicate in training. Each component is cut at the
+lowest (strictest) threshold at which it still leaves the folds balanced (single-linkage
+clustering with a size cap), not at one threshold for all.
 """
 
 from .._groups import GROUPINGS, phrasing_groups, table_groups
