@@ -273,7 +273,7 @@ def _components(sim, thr, counts):
             i = parent[i]
         return i
 
-    for i, j in zip(*np.nonzero(np.triu(sim >= thr, 1))):
+    for i, j in zip(*np.nonzero(np.triu(sim >= thr, 1)), strict=True):
         parent[find(i)] = find(j)
     roots = np.array([find(i) for i in range(len(sim))])
     size = {r: counts[roots == r].sum() for r in set(roots)}
@@ -290,17 +290,16 @@ def test_phrasing_groups_cut_each_cluster_as_coarse_as_the_cap_allows():
     conv = conversation_groups(X)
     _, first = np.unique(conv, return_index=True)
     counts = np.bincount(conv)
-    sim = (phrasing_vectors(conversation_text(X.iloc[first])) @ phrasing_vectors(
-        conversation_text(X.iloc[first])
-    ).T).toarray()
+    vectors = phrasing_vectors(conversation_text(X.iloc[first]))
+    sim = (vectors @ vectors.T).toarray()
     per_conv = groups[first]
     cuts = {t: _components(sim, t, counts) for t in _THRESHOLDS}
     assert np.bincount(groups).max() <= cap * len(X)
     for g in np.unique(per_conv):
         members = set(np.flatnonzero(per_conv == g))
         # the group is a whole component at some cut, and one cut coarser it is over the cap
-        for k, t in enumerate(_THRESHOLDS):
-            roots, size = cuts[t]
+        for k in range(len(_THRESHOLDS)):
+            roots, size = cuts[_THRESHOLDS[k]]
             root = roots[next(iter(members))]
             if set(np.flatnonzero(roots == root)) == members and size[root] <= cap * len(X):
                 break

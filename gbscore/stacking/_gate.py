@@ -114,7 +114,7 @@ class DistanceGate:
         t = self.position(similarity)[:, None]
         values = frame.to_numpy(dtype=np.float64)
         scaled = np.hstack([values * (1.0 - t), values * t])
-        columns = dict(zip(gate_columns([str(c) for c in frame.columns]), scaled.T))
+        columns = dict(zip(gate_columns([str(c) for c in frame.columns]), scaled.T, strict=True))
         columns[f"(gate)@{_FAR}"] = 1.0 - t[:, 0]
         columns[f"(gate)@{_NEAR}"] = t[:, 0]
         return pd.DataFrame(columns)
