@@ -10,6 +10,9 @@ configured model (the default stack unless ``--config``) on the rest. It then re
   ("seen phrasing"), overall and per ``kind`` (matched, general, mismatched);
 * the model's own CV on the reduced training rows, both fold groupings (the stack's
   out-of-fold rows for its own grouping; ``cross_val_oof`` for a single pipeline);
+* each CV per kind of held-out row (:meth:`OOFPredictions.per_relation`: the real rows, and
+  each label-policy relation of the mismatched pairs, whose labels are the policy's, not the
+  judge's), next to the test's RMSE per ``kind``;
 * the gap between each CV figure and the new-phrasing test RMSE, and each CV reweighted to
   the new-phrasing, the seen-phrasing and all test rows' distance from the kept training
   phrasing (:func:`gbscore.model_selection.phrasing_distance_weights`), with the stack's
@@ -378,7 +381,12 @@ def main(argv=None):
             )
             cv_oof, column = oof, "model"
         scores = cv_oof.scores().loc[column]
-        result["cv"][grouping] = {"shift": scores.rmse_shift, "real": scores.rmse_plain}
+        result["cv"][grouping] = {
+            "shift": scores.rmse_shift,
+            "real": scores.rmse_plain,
+            "shifted_only": scores.rmse_shifted_only,
+            "per_relation": cv_oof.per_relation(column).to_dict(orient="index"),
+        }
         # The same CV reweighted to each test set's distance from the kept training phrasing;
         # for the stack's own CV, also its meta-learner refitted on the reweighted rows.
         parts = (("new", new), ("seen", ~new), ("all", np.ones(len(new), dtype=bool)))
@@ -412,6 +420,13 @@ def main(argv=None):
         print(
             f"{grouping + '-fold CV (shift-aware)':36s} {cv['shift']:7.3f}   "
             f"new-phrasing test minus CV: {gap:+.3f}   (real rows only: {cv['real']:.3f})"
+        )
+        print(
+            f"{'  per kind of held-out row':36s} "
+            + ", ".join(
+                f"{rel} {r['rmse']:.3f} (n {r['n']})" for rel, r in cv["per_relation"].items()
+            )
+            + f"; mismatched pairs only {cv['shifted_only']:.3f}"
         )
         for part in ("new", "seen", "all"):
             d = cv[f"distance_{part}"]

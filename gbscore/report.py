@@ -294,6 +294,14 @@ def write_report(
     return metrics
 
 
+_RELATION_NOTE = (
+    "real rows are scored against the judge's scores; each relation of the mismatched pairs "
+    "against the label policy's band for it, so those rows show how well the model "
+    "reproduces the policy, not the judge: they cannot see a band that misses the judge's "
+    "scores."
+)
+
+
 def _test_scores(labels, pred):
     out = {"rmse": rmse(labels["score"], pred)}
     if "kind" in labels.columns:
@@ -349,6 +357,18 @@ def _summary_md(metrics, timings):
                 f"| {p['bin']} | {p['n']} | {_fmt(p['rmse'])} | {s['n']} | {_fmt(s['rmse'])} |"
             )
         lines.append("")
+        if cv.get("per_relation"):
+            lines += [f"Per kind of held-out row ({cv['model']}): {_RELATION_NOTE}", ""]
+            lines += [
+                "| rows | n | RMSE | mean true | mean predicted |",
+                "|---|---|---|---|---|",
+            ]
+            for r in cv["per_relation"]:
+                cells = [r["rmse"], r["mean_true"], r["mean_pred"]]
+                lines.append(
+                    f"| {r['relation']} | {r['n']} | " + " | ".join(_fmt(c) for c in cells) + " |"
+                )
+            lines.append("")
     weights = metrics.get("stack_weights")
     if weights and "weights" in weights:
         lines.append(
@@ -443,6 +463,19 @@ def _report_html(report_dir, metrics, timings):
         }
         parts.append(f"<h2>Per true-score bin ({esc(str(cv['model']))})</h2>")
         parts.append(_html_table(bins, "true-score bin"))
+        if cv.get("per_relation"):
+            parts.append(f"<h2>Per kind of held-out row ({esc(str(cv['model']))})</h2>")
+            parts.append(f"<p>{esc(_RELATION_NOTE)}</p>")
+            kinds = {
+                r["relation"]: {
+                    "n": r["n"],
+                    "RMSE": r["rmse"],
+                    "mean true": r["mean_true"],
+                    "mean predicted": r["mean_pred"],
+                }
+                for r in cv["per_relation"]
+            }
+            parts.append(_html_table(kinds, "rows"))
     weights = metrics.get("stack_weights") or {}
     if "weights" in weights:
         parts.append("<h2>Stack</h2>")

@@ -112,6 +112,13 @@ def test_run_report_files(ran):
         assert (report / name).is_file(), name
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["cv"]["model"] == "stack"
+    # the CV per kind of held-out row: the real rows first, then the mismatched pairs' relations
+    kinds = metrics["cv"]["per_relation"]
+    assert kinds[0]["relation"] == "real" and kinds[0]["n"] == metrics["cv"]["n_real"]
+    assert sum(k["n"] for k in kinds[1:]) == metrics["cv"]["n_shifted"] > 0
+    assert {k["relation"] for k in kinds[1:]} <= {
+        "unrelated", "related", "general", "mismatch", "opposite", "substitutable", "given"
+    }  # fmt: skip
     assert set(metrics["cv_models"]) == {"stack", "lightgbm", "catboost", "ridge", "mlp"}
     for scores in metrics["cv_models"].values():
         assert scores["rmse_shift"] > 0 and scores["rmse_plain"] > 0

@@ -162,6 +162,43 @@ class OOFPredictions:
             )
         return pd.DataFrame(out).set_index("model").sort_values("rmse_shift")
 
+    def per_relation(self, model):
+        """RMSE of one model on the real rows and on each relation of the mismatched pairs.
+
+        The real rows are scored against the judge's scores; a mismatched pair against the
+        evaluation sampler's label, drawn from its label policy's band for the pair's relation
+        (``"unrelated"``, ``"related"``, ``"general"``, ...). Those rows measure how well the
+        model reproduces the policy, not the judge: a policy whose bands miss the judge's
+        scores for such pairs does not show here, and the shift-aware CV is then optimistic
+        about a test set full of them.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by relation (``"real"`` first, the rest by name), with ``n``, ``rmse``,
+            ``mean_true`` and ``mean_pred``.
+        """
+        if model not in self.models:
+            raise KeyError(f"no model {model!r} in these predictions; they hold {self.models}")
+        done = self.fold >= 0
+        p = self.preds[model].to_numpy()
+        relation = np.asarray(self.relation, dtype=str)
+        names = sorted(set(relation[done]), key=lambda r: (r != "real", r))
+        rows = []
+        for name in names:
+            m = done & (relation == name)
+            rows.append(
+                {
+                    "relation": name,
+                    "n": int(m.sum()),
+                    "rmse": rmse(self.y[m], p[m]),
+                    "mean_true": float(self.y[m].mean()),
+                    "mean_pred": float(p[m].mean()),
+                }
+            )
+        columns = ["relation", "n", "rmse", "mean_true", "mean_pred"]
+        return pd.DataFrame(rows, columns=columns).set_index("relation")
+
     def summary(self, model):
         """The scores of one model as a JSON-ready dict, including per-bin RMSE."""
         if model not in self.models:
@@ -180,6 +217,7 @@ class OOFPredictions:
             "buffer": self.buffer,
             "per_bin_plain": per_bin_rmse(self.y[real], p[real]).to_dict(orient="records"),
             "per_bin_shift": per_bin_rmse(self.y[done], p[done]).to_dict(orient="records"),
+            "per_relation": self.per_relation(model).reset_index().to_dict(orient="records"),
             "seconds": float(self.timings.get("wall", sum(self.timings.values()))),
         }
 
