@@ -295,10 +295,10 @@ def write_report(
 
 
 _RELATION_NOTE = (
-    "real rows are scored against the judge's scores; each relation of the mismatched pairs "
-    "against the label policy's band for it, so those rows show how well the model "
-    "reproduces the policy, not the judge: they cannot see a band that misses the judge's "
-    "scores."
+    "real rows are scored against the judge's scores; the mismatched pairs the sampler built, "
+    "by relation, against labels drawn from the label policy's band for it, so those rows "
+    "show how well the model reproduces the policy, not the judge: they cannot see a band "
+    "that misses the judge's scores (user-given pairs, 'given', keep their own labels)."
 )
 
 

@@ -170,7 +170,7 @@ class OOFPredictions:
         (``"unrelated"``, ``"related"``, ``"general"``, ...). Those rows measure how well the
         model reproduces the policy, not the judge: a policy whose bands miss the judge's
         scores for such pairs does not show here, and the shift-aware CV is then optimistic
-        about a test set full of them.
+        about a test set full of them. User-given pairs (``"given"``) keep their own labels.
 
         Returns
         -------
