@@ -119,6 +119,10 @@ def test_run_report_files(ran):
     assert {k["relation"] for k in kinds[1:]} <= {
         "unrelated", "related", "general", "mismatch", "opposite", "substitutable", "given"
     }  # fmt: skip
+    # the same rows as the plain and the mismatched-only CV, so the same errors pooled
+    assert kinds[0]["rmse"] == pytest.approx(metrics["cv"]["rmse_plain"])
+    pooled = sum(k["n"] * k["rmse"] ** 2 for k in kinds[1:]) / metrics["cv"]["n_shifted"]
+    assert np.sqrt(pooled) == pytest.approx(metrics["cv"]["rmse_shifted_only"])
     assert set(metrics["cv_models"]) == {"stack", "lightgbm", "catboost", "ridge", "mlp"}
     for scores in metrics["cv_models"].values():
         assert scores["rmse_shift"] > 0 and scores["rmse_plain"] > 0

@@ -11,6 +11,7 @@ from gbscore.datasets import make_judge_data
 from gbscore.features import BaseTextEncoder, clear_memory_cache
 from gbscore.model_selection import (
     ConversationKFold,
+    OOFPredictions,
     cross_val_oof,
     default_eval_sampler,
     fold_seed,
@@ -314,3 +315,24 @@ def test_phrasing_groups_cut_each_cluster_as_coarse_as_the_cap_allows():
     for r in np.unique(flat):
         assert len(set(per_conv[flat == r])) == 1
     assert len(np.unique(per_conv)) < len(np.unique(flat))
+
+
+def test_per_relation_scores_each_kind_of_held_out_row_alone():
+    # Real rows 10 and 9 predicted 9 and 9; an unrelated pair labelled 2 predicted 4; a general
+    # pair labelled 7 predicted 7; a row no fold predicted (fold -1) is left out.
+    oof = OOFPredictions(
+        y=np.array([10.0, 9.0, 2.0, 7.0, 0.0]),
+        fold=np.array([0, 1, 0, 1, -1]),
+        is_shifted=np.array([False, False, True, True, True]),
+        relation=np.array(["real", "real", "unrelated", "general", "unrelated"], dtype=object),
+        preds=pd.DataFrame({"m": [9.0, 9.0, 4.0, 7.0, 10.0]}),
+        row=np.arange(5),
+    )
+    table = oof.per_relation("m")
+    assert list(table.index) == ["real", "general", "unrelated"]
+    assert table["n"].tolist() == [2, 1, 1]
+    np.testing.assert_allclose(table["rmse"], [np.sqrt(0.5), 0.0, 2.0])
+    np.testing.assert_allclose(table["mean_true"], [9.5, 7.0, 2.0])
+    np.testing.assert_allclose(table["mean_pred"], [9.0, 7.0, 4.0])
+    with pytest.raises(KeyError, match="no model 'x'"):
+        oof.per_relation("x")

@@ -182,7 +182,9 @@ class OOFPredictions:
             raise KeyError(f"no model {model!r} in these predictions; they hold {self.models}")
         done = self.fold >= 0
         p = self.preds[model].to_numpy()
-        relation = np.asarray(self.relation, dtype=str)
+        # The real rows by is_shifted, as scores() counts them, whatever a policy names its
+        # relations; the pairs by relation.
+        relation = np.where(self.is_shifted, np.asarray(self.relation, dtype=str), "real")
         names = sorted(set(relation[done]), key=lambda r: (r != "real", r))
         rows = []
         for name in names:
