@@ -38,6 +38,7 @@ exports. ``stack.models`` may map a base name to a config merged over the shared
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import logging
 import math
@@ -450,6 +451,17 @@ def _single_pipeline(config, *, metric_embeddings, cache_dir, show_progress):
     params = {**MODEL_PARAMS.get(config["model"], {}), **(config.get("params") or {})}
     if POLICY_KEY in params:
         params[POLICY_KEY] = label_policy_from_spec(params[POLICY_KEY])
+    valid = pipe.get_params(deep=True)
+    for key in params:
+        if key not in valid:
+            # scikit-learn's own message prints the whole pipeline, metric embeddings and all.
+            close = difflib.get_close_matches(key, list(valid), n=3)
+            steps = sorted({k.split("__")[0] for k in valid if "__" in k})
+            hint = f"; did you mean {close}?" if close else f"; keys start with a step: {steps}"
+            raise ConfigError(
+                f"config 'params': {key!r} is not a parameter of the {config['model']} "
+                f"pipeline{hint}"
+            )
     try:
         pipe.set_params(**params)
     except (ValueError, TypeError) as exc:

@@ -85,7 +85,9 @@ class NegativeSampler(BaseEstimator):
         Vectors used for metric similarity (e.g. the competition's metric embeddings). When
         absent or not covering every metric, TF-IDF over the metric names' words is used.
     metric_names : list of str, default=None
-        Extra metrics that may be swapped in besides those present in ``X``.
+        Extra metrics that may be swapped in besides those present in ``X``. When ``X`` and
+        ``metric_names`` together hold one metric, the metrics of ``metric_embeddings`` are
+        swapped in.
     synthetic_weight : float > 0, default=1.0
         Value of ``sample_weight_`` for synthetic rows (real rows get 1).
     class_weight : {"sqrt_balanced"} or None, default=None
@@ -217,11 +219,17 @@ class NegativeSampler(BaseEstimator):
                 ]
             )
         )
+        if len(names) < 2 and self.metric_embeddings is not None:
+            # Rows of one metric alone: swap in the metrics the given embeddings name (the
+            # competition's metric_names.json), as metric_names would.
+            table = _as_embedding_table(self.metric_embeddings)
+            names = pd.unique(np.concatenate([names, table.index.to_numpy(dtype=object)]))
         if len(names) < 2:
             raise DataError(
                 "NegativeSampler needs at least 2 distinct metrics to swap between; "
                 f"got {len(names)} ({list(names)!r}) in column 'metric_name'. Add training rows "
-                "of another metric, or pass metric_names (the competition's metric_names.json)"
+                "of another metric, or pass metric_names or metric_embeddings naming others "
+                "(the competition's metric_names.json and metric_name_embeddings.npy)"
             )
         self.metric_names_ = np.asarray(names, dtype=object)
         similarity = _metric_similarity(list(names), self.metric_embeddings)

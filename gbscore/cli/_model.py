@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..exceptions import GbscoreError
+from ..exceptions import DataError, GbscoreError
 from ._options import Timer, parallel_options, setup_logging, train_options
 
 __all__ = ["cv", "predict", "run", "train"]
@@ -34,12 +34,23 @@ def _load_config(path, *, model=None, encoder=None, seed=None):
 
 
 def _test_labels(data):
+    """``test_labels.csv`` beside the test set, if any, checked against it (one per record)."""
     from ..data import load_test_labels
 
-    if data.root is None or not Path(data.root).is_dir():
+    if data.root is None or not Path(data.root).is_dir() or data.test is None:
         return None
     path = Path(data.root) / "test_labels.csv"
-    return load_test_labels(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    labels = load_test_labels(path)
+    if len(labels) != len(data.test):
+        raise DataError(
+            f"has {len(labels)} labels but test_data.json has {len(data.test)} records; "
+            "expected one label per test record (or remove test_labels.csv: it is only used "
+            "to score the run)",
+            file=path,
+        )
+    return labels
 
 
 def _build(config, data, cache_dir, quiet, n_jobs=1, dask_address=None):
@@ -91,12 +102,16 @@ def _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quie
     return config, cache_dir, timer, data
 
 
-def _match_buffer(config, data, timer):
-    """The config with ``cv.buffer: "auto"`` matched to the test set's distance, if any."""
+def _match_buffer(config, data, timer, *, folds_run=True):
+    """The config with ``cv.buffer: "auto"`` matched to the test set's distance, if any.
+
+    ``folds_run=False`` (a single model fitted without a CV): nothing to match, and the
+    folds are not built, so a training set with fewer groups than ``cv.n_splits`` trains.
+    """
     from ..config import resolve_cv_buffer
 
     cv = config["cv"]
-    if cv["buffer"] != "auto" or data.test is None or cv["grouping"] != "phrasing":
+    if not folds_run or cv["buffer"] != "auto" or data.test is None or cv["grouping"] != "phrasing":
         return resolve_cv_buffer(config, None, None)[0]
     with timer.step("cv buffer matched to the test set"):
         config, _ = resolve_cv_buffer(config, data.train.drop(columns="score"), data.test)
@@ -105,6 +120,62 @@ def _match_buffer(config, data, timer):
 
 def _is_stack(config):
     return config.get("model") == "stack"
+
+
+def _check_test_metrics(data):
+    """Before any fitting: every test metric must be one the fitted model will know.
+
+    With ``metric_name_embeddings.npy`` the model knows every metric it names. Without it, the
+    model knows only the metrics of the training rows, and a test row of another metric would
+    stop the run at prediction time, after the whole fit.
+    """
+    import numpy as np
+
+    if data.test is None or data.metric_embedding_table() is not None:
+        return
+    known = set(data.train["metric_name"])
+    unseen = ~data.test["metric_name"].isin(known).to_numpy()
+    if not unseen.any():
+        return
+    first = int(np.flatnonzero(unseen)[0])
+    names = list(dict.fromkeys(data.test["metric_name"][unseen]))
+    where = "test_data.json" if data.root is None else Path(data.root) / "test_data.json"
+    raise DataError(
+        f"metric {names[0]!r} has no training row, and without metric_name_embeddings.npy "
+        f"the model knows only the {len(known)} metrics of the training rows "
+        f"({int(unseen.sum())} test records, {len(names)} metrics: "
+        f"{names[:5]}{' ...' if len(names) > 5 else ''}); add metric_name_embeddings.npy "
+        "(and metric_names.json) to the data folder, or training rows of these metrics",
+        file=where,
+        index=first,
+        field="metric_name",
+    )
+
+
+def _check_uncertainty(model):
+    """Before any fitting: ``--uncertainty`` needs a model that gives one."""
+    from ..models import CatBoostScoreRegressor
+    from ..stacking import StackedScoreRegressor
+
+    if isinstance(model, StackedScoreRegressor):
+        if model.uncertainty is None:
+            raise click.BadParameter(
+                'this stack is configured with "stack": {"uncertainty": null}; set it to '
+                '"residual" to get an uncertainty column',
+                param_hint="--uncertainty",
+            )
+        return
+    last = model.steps[-1][1]
+    catboost_without = (
+        isinstance(last, CatBoostScoreRegressor) and last.loss_function != "RMSEWithUncertainty"
+    )
+    if not hasattr(last, "predict_uncertainty") or catboost_without:
+        raise click.BadParameter(
+            f"this model ({type(last).__name__}) gives no uncertainty; use the stack (the "
+            "default), the MLP, or CatBoost with "
+            '{"params": {"model__loss_function": "RMSEWithUncertainty"}}',
+            param_hint="--uncertainty",
+        )
 
 
 def _cv(config, data, cache_dir, quiet, timer, n_jobs=1, dask_address=None, grouping=None):
@@ -211,14 +282,14 @@ def _echo_scores(oof):
 @parallel_options
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=Path("submission.csv"),
     show_default=True,
     help="Submission CSV to write (ID,score).",
 )
 @click.option(
     "--model-out",
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Where to save the fitted model [default: REPORT_DIR/model.joblib].",
 )
@@ -272,8 +343,18 @@ def run(
                 "the stack needs at least 2 folds for its out-of-fold predictions",
                 param_hint="--cv-folds",
             )
+        if cv_folds == 1:
+            raise click.BadParameter(
+                "1 fold is no cross-validation: give 0 to skip the CV of a single model, or at "
+                "least 2 folds",
+                param_hint="--cv-folds",
+            )
         config["cv"]["n_splits"] = cv_folds if cv_folds >= 2 else config["cv"]["n_splits"]
-    config = _match_buffer(config, data, timer)
+    _check_test_metrics(data)
+    test_labels = _test_labels(data)
+    if uncertainty:
+        _check_uncertainty(_build(config, data, cache_dir, True))
+    config = _match_buffer(config, data, timer, folds_run=_is_stack(config) or cv_folds != 0)
     if _is_stack(config):
         # The stack's own out-of-fold predictions are its cross-validation: no second CV.
         model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
@@ -300,7 +381,7 @@ def run(
         stack_weights=weights,
         test_pred=pred,
         test_base_preds=bases,
-        test_labels=_test_labels(data),
+        test_labels=test_labels,
         feature_importances=_importances(model),
         extra={"submission": str(out), "model": str(model_out)},
     )
@@ -325,7 +406,7 @@ def run(
 @parallel_options
 @click.option(
     "--model-out",
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="Where to save the fitted model.",
 )
@@ -349,7 +430,8 @@ def train(
     config, cache_dir, timer, data = _prepare(
         data_dir, config_path, cache_dir, report_dir, demo_size, seed, quiet, model_kind, encoder
     )
-    config = _match_buffer(config, data, timer)
+    # Only the stack's fit runs folds (its out-of-fold predictions).
+    config = _match_buffer(config, data, timer, folds_run=_is_stack(config))
     model = _fit(config, data, cache_dir, quiet, timer, n_jobs, dask_address)
     save_model(model, model_out, metadata=_metadata(config, data))
     click.echo(f"model: {model_out}")
@@ -445,7 +527,10 @@ def cv(
     help="A test_data.json file (instead of --data-dir).",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("submission.csv"), show_default=True
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("submission.csv"),
+    show_default=True,
 )
 @click.option(
     "--uncertainty",

@@ -37,6 +37,10 @@ def setup_logging(quiet):
         level=logging.WARNING if quiet else logging.INFO, format="gbscore: %(message)s"
     )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if quiet:
+        # transformers' "Loading weights" bar reads this when it is first imported (after
+        # this: the commands import it lazily), here and in the fold workers.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 # Options shared by the commands that train, in the order --help lists them.
@@ -64,7 +68,7 @@ _TRAIN_OPTIONS = [
     ),
     click.option(
         "--report-dir",
-        type=click.Path(path_type=Path),
+        type=click.Path(file_okay=False, path_type=Path),
         default=Path(DEFAULT_REPORT_DIR),
         show_default=True,
         help="Folder for the report (metrics, plots, config, timings).",

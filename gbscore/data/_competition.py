@@ -20,7 +20,7 @@ from ._format import (
     read_json_array,
     short,
 )
-from ._records import read_records
+from ._records import check_unicode, read_records
 
 __all__ = ["CompetitionData", "load_competition", "load_metric_embeddings", "load_metric_names"]
 
@@ -114,6 +114,7 @@ def load_metric_names(path) -> list[str]:
                 file=path,
                 index=index,
             )
+        check_unicode(name, file=path, index=index)
         if name in first_seen:
             raise DataError(
                 f"duplicate metric name {name!r} at positions {first_seen[name]} and {index}; "

@@ -83,6 +83,27 @@ def _get_field(record: Mapping, field: str, *, file, index):
     return None
 
 
+def check_unicode(value: str, *, file, index, field=None) -> str:
+    """``value``, or a :class:`DataError` when it holds a lone surrogate.
+
+    JSON's ``\\ud800``-style escapes can write half of a surrogate pair, which Python
+    decodes into a string that cannot be encoded as UTF-8: the tokenizer, the embedding
+    cache and the report would each fail on it later with no location.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DataError(
+            f"holds the lone surrogate {value[exc.start]!r} at character {exc.start} (a JSON "
+            "escape such as '\\ud800' that is half of a pair and encodes no character); "
+            "expected valid Unicode text: complete the pair or remove the escape",
+            file=file,
+            index=index,
+            field=field,
+        ) from None
+    return value
+
+
 def _check_text(value, field: str, *, file, index) -> str:
     if value is None:
         if field in _REQUIRED:
@@ -99,7 +120,7 @@ def _check_text(value, field: str, *, file, index) -> str:
         raise DataError(
             "found an empty string; expected a metric name", file=file, index=index, field=field
         )
-    return value
+    return check_unicode(value, file=file, index=index, field=field)
 
 
 def _unknown_metric(name: str, known: Sequence[str], *, file, index, names_source) -> DataError:

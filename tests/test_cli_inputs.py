@@ -1,0 +1,260 @@
+"""Unusual but legitimate datasets, and command-line mistakes caught before any fitting.
+
+Each case was found by running the commands on small hand-made datasets: a train set of one
+metric, fewer conversations than folds, a test metric the model cannot know, a lone surrogate
+escape in the JSON, output paths of the wrong kind, ``--uncertainty`` on a model without one.
+The fits here are single ridge pipelines on a model-free encoder, so they take seconds.
+"""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from gbscore.cli import main
+
+CONFIG = {
+    "model": "ridge",
+    "encoder": {"kind": "char-tfidf", "n_components": 16},
+    "features": {"contrastive": False},
+    "params": {"interact__n_components": 4, "interact__bilinear_rank": 2},
+}
+N_TRAIN, N_TEST = 40, 12
+
+
+def _run(argv, capsys):
+    """Run the `gbscore` entry point; returns (exit code, stdout, stderr)."""
+    code = 0
+    try:
+        main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _records(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _write(path, records):
+    path.write_text(json.dumps(records), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inputs")
+    data = root / "demo"
+    main(["demo", "--out-dir", str(data), "--n-train", "80", "--n-test", "40", "--seed", "2"])
+    config = root / "ridge.json"
+    config.write_text(json.dumps(CONFIG), encoding="utf-8")
+    return data, config
+
+
+def _dataset(demo, tmp_path, name, *, train=None, test=None, drop=()):
+    """A copy of the demo's first rows, with train/test records replaced or files dropped."""
+    data, _ = demo
+    out = tmp_path / name
+    shutil.copytree(data, out)
+    _write(out / "train_data.json", train or _records(data / "train_data.json")[:N_TRAIN])
+    _write(out / "test_data.json", test or _records(data / "test_data.json")[:N_TEST])
+    # The demo's labels are for all its test records; these runs score none.
+    for file in ("test_labels.csv", *drop):
+        (out / file).unlink()
+    return out
+
+
+def _run_args(demo, tmp_path, data_dir, *extra):
+    _, config = demo
+    return [
+        "run", "--data-dir", data_dir, "--config", config, "--quiet", "--n-jobs", 1,
+        "--cache-dir", tmp_path / "cache", "--report-dir", tmp_path / "report",
+        "--out", tmp_path / "submission.csv", *extra,
+    ]  # fmt: skip
+
+
+def _check_submission(path, n_test):
+    sub = pd.read_csv(path)
+    assert list(sub.columns) == ["ID", "score"]
+    assert sub["ID"].tolist() == list(range(1, n_test + 1))
+    assert sub["score"].notna().all() and sub["score"].between(0, 10).all()
+
+
+def test_one_metric_in_train_swaps_in_the_metrics_the_embeddings_name(demo, tmp_path, capsys):
+    data, _ = demo
+    train = _records(data / "train_data.json")[:N_TRAIN]
+    for record in train:
+        record["metric_name"] = train[0]["metric_name"]
+    one = _dataset(demo, tmp_path, "one_metric", train=train)
+    code, _, err = _run(_run_args(demo, tmp_path, one, "--cv-folds", 0), capsys)
+    assert code == 0, err
+    _check_submission(tmp_path / "submission.csv", N_TEST)
+
+
+def test_no_cv_needs_no_folds_fewer_conversations_than_folds(demo, tmp_path, capsys):
+    """`run --cv-folds 0` and `train` of a single model build no folds: two conversations
+    (under the 5 folds of the config's default) train."""
+    data, config = demo
+    train = _records(data / "train_data.json")[:N_TRAIN]
+    for i, record in enumerate(train):
+        for field in ("system_prompt", "user_prompt", "response"):
+            record[field] = train[i % 2][field]
+    two = _dataset(demo, tmp_path, "two_conversations", train=train)
+    code, _, err = _run(_run_args(demo, tmp_path, two, "--cv-folds", 0), capsys)
+    assert code == 0, err
+    _check_submission(tmp_path / "submission.csv", N_TEST)
+    code, _, err = _run(
+        [
+            "train",
+            "--data-dir",
+            two,
+            "--config",
+            config,
+            "--quiet",
+            "--cache-dir",
+            tmp_path / "cache",
+            "--model-out",
+            tmp_path / "m.joblib",
+        ],  # fmt: skip
+        capsys,
+    )
+    assert code == 0, err
+    assert (tmp_path / "m.joblib").is_file()
+
+
+def test_unknown_test_metric_without_embeddings_stops_before_fitting(demo, tmp_path, capsys):
+    data, _ = demo
+    train = _records(data / "train_data.json")[:N_TRAIN]
+    test = _records(data / "test_data.json")[:N_TEST]
+    in_train = {r["metric_name"] for r in train}
+    names = _records(data / "metric_names.json")
+    unseen = next(n for n in names if n not in in_train)
+    for i, record in enumerate(test):
+        record["metric_name"] = unseen if i in (4, 7) else train[i]["metric_name"]
+    bad = _dataset(
+        demo, tmp_path, "unseen", train=train, test=test, drop=["metric_name_embeddings.npy"]
+    )
+    code, _, err = _run(_run_args(demo, tmp_path, bad), capsys)
+    assert code == 2
+    assert "test_data.json, record 4, field 'metric_name'" in err
+    assert repr(unseen) in err and "metric_name_embeddings.npy" in err and "2 test records" in err
+    # Stopped before the fit: nothing was written.
+    assert not (tmp_path / "report" / "model.joblib").exists()
+    assert not (tmp_path / "submission.csv").exists()
+
+
+def test_the_same_unseen_metric_is_fine_with_the_embeddings(demo, tmp_path, capsys):
+    data, _ = demo
+    train = _records(data / "train_data.json")[:N_TRAIN]
+    test = _records(data / "test_data.json")[:N_TEST]
+    in_train = {r["metric_name"] for r in train}
+    test[4]["metric_name"] = next(
+        n for n in _records(data / "metric_names.json") if n not in in_train
+    )
+    ok = _dataset(demo, tmp_path, "unseen_with_npy", train=train, test=test)
+    code, _, err = _run(_run_args(demo, tmp_path, ok, "--cv-folds", 0), capsys)
+    assert code == 0, err
+    _check_submission(tmp_path / "submission.csv", N_TEST)
+
+
+@pytest.mark.parametrize("where", ["train_data.json", "test_data.json", "metric_names.json"])
+def test_lone_surrogate_escape_names_file_record_and_field(demo, tmp_path, capsys, where):
+    data, _ = demo
+    bad = _dataset(demo, tmp_path, "surrogate")
+    text = (bad / where).read_text(encoding="utf-8")
+    if where == "metric_names.json":
+        names = json.loads(text)
+        # Appended, so every record still names a metric in the file.
+        text = json.dumps(names)[:-1] + ', "odd\\ud800name"]'
+        expected = f"metric_names.json, record {len(names)}:"
+    else:
+        records = json.loads(text)
+        records[2]["response"] = "PLACEHOLDER"
+        text = json.dumps(records).replace("PLACEHOLDER", "ok \\udc80 then")
+        expected = f"{where}, record 2, field 'response'"
+    (bad / where).write_text(text, encoding="utf-8")
+    code, _, err = _run(_run_args(demo, tmp_path, bad), capsys)
+    assert code == 2
+    assert expected in err and "lone surrogate" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "make", "message"),
+    [
+        ("--out", "dir", "'--out': File"),
+        ("--model-out", "dir", "'--model-out': File"),
+        ("--report-dir", "file", "'--report-dir': Directory"),
+    ],
+)
+def test_output_path_of_the_wrong_kind_is_refused_up_front(
+    demo, tmp_path, capsys, option, make, message
+):
+    data, _ = demo
+    target = tmp_path / "target"
+    if make == "dir":
+        target.mkdir()
+    else:
+        target.write_text("not a folder", encoding="utf-8")
+    args = _run_args(demo, tmp_path, data)
+    if option in args:
+        args[args.index(option) + 1] = target
+    else:
+        args += [option, target]
+    code, _, err = _run(args, capsys)
+    assert code == 2 and message in err
+    assert not (tmp_path / "submission.csv").exists()
+
+
+def test_one_fold_is_refused_for_a_single_model(demo, tmp_path, capsys):
+    data, _ = demo
+    code, _, err = _run(_run_args(demo, tmp_path, data, "--cv-folds", 1), capsys)
+    assert code == 2 and "--cv-folds" in err and "1 fold is no cross-validation" in err
+
+
+def test_uncertainty_of_a_model_without_one_is_refused_before_fitting(demo, tmp_path, capsys):
+    data, _ = demo
+    code, _, err = _run(_run_args(demo, tmp_path, data, "--uncertainty"), capsys)
+    assert code == 2 and "--uncertainty" in err and "RidgeScoreRegressor" in err
+    assert not (tmp_path / "report").exists()
+
+
+def test_unknown_param_is_a_short_error_with_a_suggestion(demo, tmp_path, capsys):
+    data, _ = demo
+    config = tmp_path / "typo.json"
+    config.write_text(
+        json.dumps({**CONFIG, "params": {**CONFIG["params"], "model__alpah": 3.0}}),
+        encoding="utf-8",
+    )
+    args = _run_args(demo, tmp_path, data)
+    args[args.index("--config") + 1] = config
+    code, _, err = _run(args, capsys)
+    assert code == 2
+    assert "'model__alpah' is not a parameter of the ridge pipeline" in err
+    assert "model__alpha" in err
+    assert len(err) < 400 and "metric_emb_0" not in err
+
+
+def test_quiet_run_prints_no_progress_bars(demo, tmp_path, capsys, monkeypatch):
+    """--quiet turns off the hub/transformers bars too (read from the environment)."""
+    import os
+
+    data, _ = demo
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    code, _, err = _run(_run_args(demo, tmp_path, data, "--cv-folds", 0), capsys)
+    assert code == 0, err
+    assert os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1"
+    assert "it/s" not in err and "%|" not in err
+    _check_submission(tmp_path / "submission.csv", len(_records(data / "test_data.json")))
+
+
+def test_labels_that_do_not_match_the_test_set_stop_before_fitting(demo, tmp_path, capsys):
+    data, _ = demo
+    short = _dataset(demo, tmp_path, "short_labels")
+    labels = pd.read_csv(data / "test_labels.csv")
+    labels.iloc[: N_TEST + 3].to_csv(short / "test_labels.csv", index=False)
+    code, _, err = _run(_run_args(demo, tmp_path, short), capsys)
+    assert code == 2
+    assert "test_labels.csv" in err and f"has {N_TEST + 3} labels" in err
+    assert f"test_data.json has {N_TEST} records" in err
+    assert not (tmp_path / "report").exists()
