@@ -258,3 +258,64 @@ def test_labels_that_do_not_match_the_test_set_stop_before_fitting(demo, tmp_pat
     assert "test_labels.csv" in err and f"has {N_TEST + 3} labels" in err
     assert f"test_data.json has {N_TEST} records" in err
     assert not (tmp_path / "report").exists()
+
+
+def test_json_lines_file_gets_a_hint(demo, tmp_path, capsys):
+    bad = _dataset(demo, tmp_path, "jsonl")
+    records = _records(bad / "train_data.json")
+    (bad / "train_data.json").write_text(
+        "\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8"
+    )
+    code, _, err = _run(_run_args(demo, tmp_path, bad), capsys)
+    assert code == 2
+    assert "train_data.json: is not valid JSON: Extra data at line 2" in err
+    assert "looks like JSON Lines" in err
+
+
+def test_metric_name_in_another_case_is_suggested(demo, tmp_path, capsys):
+    data, _ = demo
+    train = _records(data / "train_data.json")[:N_TRAIN]
+    name = train[5]["metric_name"]
+    train[5]["metric_name"] = name.upper()
+    bad = _dataset(demo, tmp_path, "upper", train=train)
+    code, _, err = _run(_run_args(demo, tmp_path, bad), capsys)
+    assert code == 2
+    assert "record 5, field 'metric_name'" in err and f"did you mean {name!r}?" in err
+
+
+def test_predict_from_a_folder_reads_only_the_test_and_names_files(demo, tmp_path, capsys):
+    data, config = demo
+    folder = _dataset(demo, tmp_path, "predict_here")
+    model = tmp_path / "m.joblib"
+    code, _, err = _run(
+        [
+            "train",
+            "--data-dir",
+            folder,
+            "--config",
+            config,
+            "--quiet",
+            "--cache-dir",
+            tmp_path / "cache",
+            "--model-out",
+            model,
+        ],  # fmt: skip
+        capsys,
+    )
+    assert code == 0, err
+    (folder / "train_data.json").write_text("[{broken", encoding="utf-8")
+    predict = ["predict", "--model", model, "--cache-dir", tmp_path / "cache", "--quiet"]
+    code, _, err = _run([*predict, "--data-dir", folder, "--out", tmp_path / "a.csv"], capsys)
+    assert code == 0, err
+    code, _, err = _run(
+        [*predict, "--test", folder / "test_data.json", "--out", tmp_path / "b.csv"], capsys
+    )
+    assert code == 0, err
+    _check_submission(tmp_path / "a.csv", N_TEST)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+    # The names file is still read: a test metric outside it is named.
+    test = _records(folder / "test_data.json")
+    test[3]["metric_name"] = "no_such_metric"
+    _write(folder / "test_data.json", test)
+    code, _, err = _run([*predict, "--data-dir", folder, "--out", tmp_path / "c.csv"], capsys)
+    assert code == 2 and "record 3, field 'metric_name'" in err and "no_such_metric" in err

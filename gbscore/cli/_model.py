@@ -554,17 +554,22 @@ def cv(
 @click.option("--quiet", is_flag=True)
 def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, batch_rows, quiet):
     """Predict with a saved model and write the submission CSV."""
-    from ..data import load_competition, load_records
+    from ..data import load_metric_names, load_records
     from ..persist import load_model
 
     setup_logging(quiet)
     if (data_dir is None) == (test_file is None):
         raise click.UsageError("give exactly one of --data-dir and --test")
     if data_dir is not None:
-        data = load_competition(data_dir)
-        if data.test is None:
+        test_path, names_path = (
+            Path(data_dir) / "test_data.json",
+            Path(data_dir) / "metric_names.json",
+        )
+        if not test_path.is_file():
             raise GbscoreError(f"{data_dir}: no test_data.json found")
-        test = data.test
+        # Only the files a prediction reads: a train file beside them is not checked.
+        names = load_metric_names(names_path) if names_path.is_file() else None
+        test = load_records(test_path, require_score=None, metric_names=names)
     else:
         test = load_records(test_file, require_score=None)
     model, _ = load_model(model_path, cache_dir=cache_dir)

@@ -73,8 +73,15 @@ def read_json_array(path, what: str) -> list:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
+        hint = ""
+        if exc.msg == "Extra data" and _first_line_is_an_object(text):
+            hint = (
+                "; it looks like JSON Lines (one object per line): expected one JSON array "
+                "of the records, [{...}, {...}]"
+            )
         raise DataError(
-            f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", file=path
+            f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{hint}",
+            file=path,
         ) from None
     if not isinstance(data, list):
         raise DataError(
@@ -83,6 +90,14 @@ def read_json_array(path, what: str) -> list:
     if not data:
         raise DataError(f"is an empty array; expected at least one of {what}", file=path)
     return data
+
+
+def _first_line_is_an_object(text: str) -> bool:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        return isinstance(json.loads(first), Mapping)
+    except json.JSONDecodeError:
+        return False
 
 
 def json_type(value) -> str:

@@ -124,7 +124,9 @@ def _check_text(value, field: str, *, file, index) -> str:
 
 
 def _unknown_metric(name: str, known: Sequence[str], *, file, index, names_source) -> DataError:
-    close = difflib.get_close_matches(name, known, n=1)
+    # A name that differs only in case is the likeliest meant; difflib compares case-sensitively.
+    close = [k for k in known if k.casefold() == name.casefold()]
+    close = close or difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return DataError(
         f"metric name {name!r} is not in {names_source} ({len(known)} names){hint}",
