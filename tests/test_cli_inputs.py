@@ -7,6 +7,7 @@ The fits here are single ridge pipelines on a model-free encoder, so they take s
 """
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -144,6 +145,31 @@ def test_unknown_test_metric_without_embeddings_stops_before_fitting(demo, tmp_p
     assert not (tmp_path / "submission.csv").exists()
 
 
+def test_unseen_test_metric_without_embeddings_runs_when_names_are_encoded(demo, tmp_path, capsys):
+    data, _ = demo
+    train = _records(data / "train_data.json")[:N_TRAIN]
+    test = _records(data / "test_data.json")[:N_TEST]
+    in_train = {r["metric_name"] for r in train}
+    unseen = next(n for n in _records(data / "metric_names.json") if n not in in_train)
+    for i, record in enumerate(test):
+        record["metric_name"] = unseen if i in (4, 7) else train[i]["metric_name"]
+    folder = _dataset(
+        demo, tmp_path, "encode", train=train, test=test, drop=["metric_name_embeddings.npy"]
+    )
+    config = tmp_path / "encode.json"
+    params = {**CONFIG["params"], "features__embed__unknown_metric": "encode"}
+    config.write_text(json.dumps({**CONFIG, "params": params}), encoding="utf-8")
+    args = _run_args(demo, tmp_path, folder, "--cv-folds", 0)
+    args[args.index("--config") + 1] = config
+    with pytest.warns(UserWarning, match=r"not known at fit time: \['" + re.escape(unseen)):
+        code, _, err = _run(args, capsys)
+    assert code == 0, err
+    _check_submission(tmp_path / "submission.csv", N_TEST)
+    # No folds were run, so nothing was matched: the saved config keeps "auto" for a later CV.
+    saved = json.loads((tmp_path / "report" / "config.json").read_text(encoding="utf-8"))
+    assert saved["cv"]["buffer"] == "auto"
+
+
 def test_the_same_unseen_metric_is_fine_with_the_embeddings(demo, tmp_path, capsys):
     data, _ = demo
     train = _records(data / "train_data.json")[:N_TRAIN]
@@ -235,16 +261,18 @@ def test_unknown_param_is_a_short_error_with_a_suggestion(demo, tmp_path, capsys
     assert len(err) < 400 and "metric_emb_0" not in err
 
 
-def test_quiet_run_prints_no_progress_bars(demo, tmp_path, capsys, monkeypatch):
-    """--quiet turns off the hub/transformers bars too (read from the environment)."""
+def test_quiet_run_turns_off_the_hub_progress_bars(demo, tmp_path, capsys, monkeypatch):
+    """--quiet sets the variable transformers reads for its "Loading weights" bar when first
+    imported (the commands import it after this, and fold workers inherit it)."""
     import os
 
     data, _ = demo
-    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    # setenv first, so that the teardown restores the variable's state before the test.
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "")
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS")
     code, _, err = _run(_run_args(demo, tmp_path, data, "--cv-folds", 0), capsys)
     assert code == 0, err
     assert os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1"
-    assert "it/s" not in err and "%|" not in err
     _check_submission(tmp_path / "submission.csv", len(_records(data / "test_data.json")))
 
 
@@ -319,3 +347,9 @@ def test_predict_from_a_folder_reads_only_the_test_and_names_files(demo, tmp_pat
     _write(folder / "test_data.json", test)
     code, _, err = _run([*predict, "--data-dir", folder, "--out", tmp_path / "c.csv"], capsys)
     assert code == 2 and "record 3, field 'metric_name'" in err and "no_such_metric" in err
+    assert f"not in {folder / 'metric_names.json'}" in err
+    # --data-dir is a folder; a file goes to --test.
+    code, _, err = _run(
+        [*predict, "--data-dir", folder / "test_data.json", "--out", tmp_path / "d.csv"], capsys
+    )
+    assert code == 2 and "'--data-dir'" in err and "is a file" in err

@@ -229,7 +229,7 @@ class NegativeSampler(BaseEstimator):
                 "NegativeSampler needs at least 2 distinct metrics to swap between; "
                 f"got {len(names)} ({list(names)!r}) in column 'metric_name'. Add training rows "
                 "of another metric, or pass metric_names or metric_embeddings naming others "
-                "(the competition's metric_names.json and metric_name_embeddings.npy)"
+                "(on the command line: metric_name_embeddings.npy with metric_names.json)"
             )
         self.metric_names_ = np.asarray(names, dtype=object)
         similarity = _metric_similarity(list(names), self.metric_embeddings)

@@ -105,13 +105,16 @@ def _prepare(data_dir, config_path, cache_dir, report_dir, demo_size, seed, quie
 def _match_buffer(config, data, timer, *, folds_run=True):
     """The config with ``cv.buffer: "auto"`` matched to the test set's distance, if any.
 
-    ``folds_run=False`` (a single model fitted without a CV): nothing to match, and the
-    folds are not built, so a training set with fewer groups than ``cv.n_splits`` trains.
+    ``folds_run=False`` (a single model fitted without a CV): the config as it is. Nothing
+    is matched and no folds are built, so a training set with fewer groups than
+    ``cv.n_splits`` trains, and the saved config keeps ``"auto"`` for a later CV.
     """
     from ..config import resolve_cv_buffer
 
+    if not folds_run:
+        return config
     cv = config["cv"]
-    if not folds_run or cv["buffer"] != "auto" or data.test is None or cv["grouping"] != "phrasing":
+    if cv["buffer"] != "auto" or data.test is None or cv["grouping"] != "phrasing":
         return resolve_cv_buffer(config, None, None)[0]
     with timer.step("cv buffer matched to the test set"):
         config, _ = resolve_cv_buffer(config, data.train.drop(columns="score"), data.test)
@@ -122,16 +125,25 @@ def _is_stack(config):
     return config.get("model") == "stack"
 
 
-def _check_test_metrics(data):
-    """Before any fitting: every test metric must be one the fitted model will know.
+def _check_test_metrics(data, model):
+    """Before any fitting: every test metric must be one the fitted ``model`` will know.
 
-    With ``metric_name_embeddings.npy`` the model knows every metric it names. Without it, the
-    model knows only the metrics of the training rows, and a test row of another metric would
-    stop the run at prediction time, after the whole fit.
+    With ``metric_name_embeddings.npy`` (and ``metric_names.json``) the model knows every
+    metric they name. Without them, its featurizer knows only the metrics of the training
+    rows, and, unless told to encode unseen names (``features__embed__unknown_metric:
+    "encode"`` in every pipeline), a test row of another metric would stop the run at
+    prediction time, after the whole fit.
     """
     import numpy as np
 
+    from ..stacking import StackedScoreRegressor
+
     if data.test is None or data.metric_embedding_table() is not None:
+        return
+    pipes = (
+        [e for _, e in model.estimators] if isinstance(model, StackedScoreRegressor) else [model]
+    )
+    if all(p.get_params().get("features__embed__unknown_metric") == "encode" for p in pipes):
         return
     known = set(data.train["metric_name"])
     unseen = ~data.test["metric_name"].isin(known).to_numpy()
@@ -145,7 +157,9 @@ def _check_test_metrics(data):
         f"the model knows only the {len(known)} metrics of the training rows "
         f"({int(unseen.sum())} test records, {len(names)} metrics: "
         f"{names[:5]}{' ...' if len(names) > 5 else ''}); add metric_name_embeddings.npy "
-        "(and metric_names.json) to the data folder, or training rows of these metrics",
+        "and metric_names.json to the data folder, or training rows of these metrics, or let "
+        'the featurizer encode unseen names: {"params": {"features__embed__unknown_metric": '
+        '"encode"}}',
         file=where,
         index=first,
         field="metric_name",
@@ -350,10 +364,11 @@ def run(
                 param_hint="--cv-folds",
             )
         config["cv"]["n_splits"] = cv_folds if cv_folds >= 2 else config["cv"]["n_splits"]
-    _check_test_metrics(data)
+    unfitted = _build(config, data, cache_dir, True)  # built, not fitted: seconds
+    _check_test_metrics(data, unfitted)
     test_labels = _test_labels(data)
     if uncertainty:
-        _check_uncertainty(_build(config, data, cache_dir, True))
+        _check_uncertainty(unfitted)
     config = _match_buffer(config, data, timer, folds_run=_is_stack(config) or cv_folds != 0)
     if _is_stack(config):
         # The stack's own out-of-fold predictions are its cross-validation: no second CV.
@@ -515,9 +530,10 @@ def cv(
 )
 @click.option(
     "--data-dir",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Directory holding test_data.json (and metric_names.json to check names).",
+    help="Directory holding test_data.json (and metric_names.json to check names); "
+    "use --test for a file.",
 )
 @click.option(
     "--test",
@@ -555,6 +571,7 @@ def cv(
 def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, batch_rows, quiet):
     """Predict with a saved model and write the submission CSV."""
     from ..data import load_metric_names, load_records
+    from ..data._records import read_records
     from ..persist import load_model
 
     setup_logging(quiet)
@@ -569,7 +586,9 @@ def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, batch_
             raise GbscoreError(f"{data_dir}: no test_data.json found")
         # Only the files a prediction reads: a train file beside them is not checked.
         names = load_metric_names(names_path) if names_path.is_file() else None
-        test = load_records(test_path, require_score=None, metric_names=names)
+        test = read_records(
+            test_path, require_score=None, metric_names=names, names_source=str(names_path)
+        )
     else:
         test = load_records(test_file, require_score=None)
     model, _ = load_model(model_path, cache_dir=cache_dir)
