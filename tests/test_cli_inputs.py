@@ -353,3 +353,58 @@ def test_predict_from_a_folder_reads_only_the_test_and_names_files(demo, tmp_pat
         [*predict, "--data-dir", folder / "test_data.json", "--out", tmp_path / "d.csv"], capsys
     )
     assert code == 2 and "'--data-dir'" in err and "is a file" in err
+
+
+def test_predict_names_the_record_of_a_metric_the_model_never_saw(demo, tmp_path, capsys):
+    """Without given embeddings the model knows only its training metrics; the error names
+    the record in the whole file, not its position in a batch (``--batch-rows 4``)."""
+    data, config = demo
+    train = _records(data / "train_data.json")[:N_TRAIN]
+    test = _records(data / "test_data.json")[:N_TEST]
+    in_train = {r["metric_name"] for r in train}
+    unseen = next(n for n in _records(data / "metric_names.json") if n not in in_train)
+    for i, record in enumerate(test):
+        record["metric_name"] = train[i]["metric_name"]
+    folder = _dataset(
+        demo, tmp_path, "fit_here", train=train, test=test, drop=["metric_name_embeddings.npy"]
+    )
+    model = tmp_path / "m.joblib"
+    code, _, err = _run(
+        [
+            "train",
+            "--data-dir",
+            folder,
+            "--config",
+            config,
+            "--quiet",
+            "--cache-dir",
+            tmp_path / "cache",
+            "--model-out",
+            model,
+        ],  # fmt: skip
+        capsys,
+    )
+    assert code == 0, err
+    test[9]["metric_name"] = unseen
+    other = tmp_path / "other_test.json"
+    _write(other, test)
+    code, _, err = _run(
+        [
+            "predict",
+            "--model",
+            model,
+            "--test",
+            other,
+            "--batch-rows",
+            4,
+            "--quiet",
+            "--cache-dir",
+            tmp_path / "cache",
+            "--out",
+            tmp_path / "sub.csv",
+        ],  # fmt: skip
+        capsys,
+    )
+    assert code == 2
+    assert "other_test.json, record 9, field 'metric_name'" in err and repr(unseen) in err
+    assert not (tmp_path / "sub.csv").exists()

@@ -166,6 +166,40 @@ def _check_test_metrics(data, model):
     )
 
 
+def _check_known_metrics(model, test, where):
+    """Before predicting with a fitted model: a test metric its featurizer would refuse is an
+    error naming the file and the record (the featurizer sees one batch, so it cannot)."""
+    import numpy as np
+
+    from ..stacking import StackedScoreRegressor
+
+    fitted = (
+        list(model.named_estimators_.values())
+        if isinstance(model, StackedScoreRegressor)
+        else [model]
+    )
+    for pipe in fitted:
+        try:
+            embed = dict(pipe.named_steps["features"].transformer_list)["embed"]
+        except (AttributeError, KeyError):
+            continue  # not a gbscore pipeline: nothing to check
+        if embed.unknown_metric == "encode":
+            continue
+        unseen = ~test["metric_name"].isin(set(embed.metric_names_)).to_numpy()
+        if unseen.any():
+            first = int(np.flatnonzero(unseen)[0])
+            raise DataError(
+                f"metric {test['metric_name'].iloc[first]!r} was not known when the model was "
+                f"fitted ({int(unseen.sum())} test records); it knows "
+                f"{len(embed.metric_names_)} metrics. Refit with these metrics (or with "
+                'metric_name_embeddings.npy naming them), or with {"params": '
+                '{"features__embed__unknown_metric": "encode"}}',
+                file=where,
+                index=first,
+                field="metric_name",
+            )
+
+
 def _check_uncertainty(model):
     """Before any fitting: ``--uncertainty`` needs a model that gives one."""
     from ..models import CatBoostScoreRegressor
@@ -592,5 +626,6 @@ def predict(model_path, data_dir, test_file, out, uncertainty, cache_dir, batch_
     else:
         test = load_records(test_file, require_score=None)
     model, _ = load_model(model_path, cache_dir=cache_dir)
+    _check_known_metrics(model, test, test_path if data_dir is not None else test_file)
     _predict_and_write(model, test, out, Timer(), uncertainty=uncertainty, batch_rows=batch_rows)
     click.echo(f"submission: {out}")
