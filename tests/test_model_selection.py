@@ -118,7 +118,11 @@ def test_conversation_kfold_is_a_splitter():
 
 def test_conversation_kfold_errors():
     X = _templated_table().drop(columns="template")
-    with pytest.raises(GbscoreError, match="need at least 6 groups .* has 3; use fewer folds"):
+    with pytest.raises(
+        GbscoreError,
+        match=r"need at least 6 groups .* has 3; use fewer folds \(at least 2: cv.n_splits in a "
+        r"config; gbscore run --cv-folds, gbscore cv --folds, gbscore tune --n-splits\)",
+    ):
         list(ConversationKFold(n_splits=6).split(X, groups=np.arange(len(X)) % 3))
     with pytest.raises(ValueError, match="pass a DataFrame"):
         list(ConversationKFold(n_splits=2).split(np.zeros((10, 2))))
@@ -328,3 +332,19 @@ def test_per_relation_scores_each_kind_of_held_out_row_alone():
     np.testing.assert_allclose(table["mean_pred"], [9.0, 7.0, 4.0])
     with pytest.raises(KeyError, match="no model 'x'"):
         oof.per_relation("x")
+
+
+def test_cross_val_oof_refuses_two_bases_of_one_name():
+    """dict() of the pairs would keep the last one silently, and its column would pass for
+    both."""
+    from gbscore import ConfigError, RidgeScoreRegressor
+
+    data = make_judge_data(n_train=30, n_test=5, random_state=0)
+    X, y = data.train.drop(columns="score"), data.train["score"].to_numpy()
+    bases = [
+        ("a", RidgeScoreRegressor()),
+        ("b", RidgeScoreRegressor()),
+        ("a", RidgeScoreRegressor(alpha=3.0)),
+    ]
+    with pytest.raises(ConfigError, match=r"model names must be unique; \['a'\] appear"):
+        cross_val_oof(bases, X, y, cv=3)

@@ -233,6 +233,14 @@ def _check_estimators(estimators):
     if hasattr(estimators, "fit"):
         estimators = {type(estimators).__name__: estimators}
     if isinstance(estimators, list | tuple):
+        names = (
+            [pair[0] for pair in estimators]
+            if all(isinstance(pair, list | tuple) and len(pair) == 2 for pair in estimators)
+            else []
+        )
+        twice = sorted({n for n in names if names.count(n) > 1}, key=str)
+        if twice:  # dict() would keep the last of each silently
+            raise ConfigError(f"model names must be unique; {twice} appear more than once")
         estimators = dict(estimators)
     if not isinstance(estimators, dict) or not estimators:
         raise ConfigError(

@@ -93,6 +93,10 @@ class OOFPredictions:
     buffer : float or None
         The folds' buffer (:class:`ConversationKFold`): training conversations at least this
         similar to a held-out one were left out of its fold; ``None``: no buffer.
+    provenance : dict
+        What made the predictions, for a cache to check before reusing them (e.g. the base
+        configs and seed, :func:`gbscore.tuning.cached_oof`); ``{}`` when not recorded.
+        Saved as JSON.
     """
 
     y: np.ndarray
@@ -104,6 +108,7 @@ class OOFPredictions:
     timings: dict = field(default_factory=dict)
     grouping: str = "conversation"
     buffer: float | None = None
+    provenance: dict = field(default_factory=dict)
 
     @property
     def models(self):
@@ -240,6 +245,7 @@ class OOFPredictions:
             timings=dict(self.timings),
             grouping=self.grouping,
             buffer=self.buffer,
+            provenance=dict(self.provenance),
         )
 
     def save(self, path):
@@ -256,6 +262,7 @@ class OOFPredictions:
             "timings": np.array(json.dumps(self.timings)),
             "grouping": np.array(self.grouping),
             "buffer": np.array(np.nan if self.buffer is None else float(self.buffer)),
+            "provenance": np.array(json.dumps(self.provenance, sort_keys=True, default=str)),
         }
         return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
@@ -285,6 +292,7 @@ class OOFPredictions:
             timings=json.loads(str(data["timings"])),
             grouping=str(data["grouping"]),
             buffer=_buffer_of(data),
+            provenance=json.loads(str(data["provenance"])) if "provenance" in data else {},
         )
 
 

@@ -69,7 +69,8 @@ class ConversationKFold(GroupKFold):
             raise GbscoreError(
                 f"{self.n_splits} folds need at least {self.n_splits} groups of conversations "
                 f"(grouping={self.grouping!r}) but the data has {n_groups}; use fewer folds "
-                "(--cv-folds / cv.n_splits) or more training rows"
+                "(at least 2: cv.n_splits in a config; gbscore run --cv-folds, gbscore cv "
+                "--folds, gbscore tune --n-splits) or more distinct conversations"
             )
         splits = super().split(X, y, groups)
         if self.buffer is None:

@@ -11,6 +11,7 @@ meta-learner that saw it.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from pathlib import Path
@@ -66,6 +67,10 @@ def cached_oof(
             "(gbscore.config.resolve_cv_buffer); pass the cosine it gives, or None"
         )
     path = Path(path)
+    # The base configs and the seed, as JSON holds them: the file is reused only for these.
+    made_by = json.loads(
+        json.dumps({"configs": configs, "random_state": random_state}, sort_keys=True, default=str)
+    )
     if path.exists():
         oof = OOFPredictions.load(path)
         y_real = np.asarray(oof.y, dtype=np.float64)[~np.asarray(oof.is_shifted, dtype=bool)]
@@ -96,6 +101,23 @@ def cached_oof(
                 f"{path} has predictions of {oof.models} but not of {missing}; delete it to "
                 "recompute, or pass another --oof"
             )
+        saved = oof.provenance
+        if saved.get("random_state") != made_by["random_state"]:
+            raise ConfigError(
+                f"{path} holds predictions made with random_state={saved.get('random_state')!r} "
+                f"but this study uses {random_state!r}"
+                + ("" if saved else " (the file does not record its configs or seed)")
+                + "; delete the file or pass another --oof"
+            )
+        changed = sorted(
+            n for n in configs if saved.get("configs", {}).get(n) != made_by["configs"][n]
+        )
+        if changed:
+            raise ConfigError(
+                f"{path} holds predictions of base(s) {changed} made with other configs than "
+                "this study's (--stack-config / the stack section); delete the file or pass "
+                "another --oof"
+            )
         log.info("loaded out-of-fold predictions of %s from %s", oof.models, path)
         return oof
     start = time.perf_counter()
@@ -117,6 +139,7 @@ def cached_oof(
     oof = cross_val_oof(
         bases, data.X, data.y, cv=cv, random_state=random_state, show_progress=show_progress
     )
+    oof.provenance = made_by
     oof.save(path)
     log.info("out-of-fold predictions: %.1fs, saved to %s", time.perf_counter() - start, path)
     return oof

@@ -78,6 +78,26 @@ def test_cached_oof_refuses_other_data_or_folds(configs, data, oof_file):
         cached_oof(configs, data, path=oof_file, n_splits=3, cv_buffer="auto")
 
 
+def test_cached_oof_refuses_other_base_configs_or_seed(configs, data, oof_file, tmp_path):
+    swapped = {"ridge": configs["lightgbm"], "lightgbm": configs["ridge"]}
+    with pytest.raises(ConfigError, match=r"base\(s\) \['lightgbm', 'ridge'\] made with other"):
+        cached_oof(swapped, data, path=oof_file, n_splits=3)
+    tweaked = {**configs, "lightgbm": {**configs["lightgbm"], "params": {"model__n_jobs": 1}}}
+    with pytest.raises(ConfigError, match=r"base\(s\) \['lightgbm'\] made with other"):
+        cached_oof(tweaked, data, path=oof_file, n_splits=3)
+    with pytest.raises(ConfigError, match="random_state=0 but this study uses 7"):
+        cached_oof(configs, data, path=oof_file, n_splits=3, random_state=7)
+    # A study over some of the file's bases, with their configs, reuses it.
+    oof = cached_oof({"ridge": configs["ridge"]}, data, path=oof_file, n_splits=3)
+    assert oof.models == ["ridge", "lightgbm"]
+    # A file that does not record what made it is not trusted.
+    unrecorded = OOFPredictions.load(oof_file)
+    unrecorded.provenance = {}
+    unrecorded.save(tmp_path / "old.npz")
+    with pytest.raises(ConfigError, match="does not record its configs or seed"):
+        cached_oof(configs, data, path=tmp_path / "old.npz", n_splits=3)
+
+
 @pytest.mark.slow
 def test_stack_trials_refit_only_the_meta_learner(configs, oof_file, sqlite_url, study_name):
     oof = OOFPredictions.load(oof_file)
