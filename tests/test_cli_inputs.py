@@ -75,6 +75,30 @@ def _run_args(demo, tmp_path, data_dir, *extra):
     ]  # fmt: skip
 
 
+def _train_args(demo, tmp_path, data_dir, model_out):
+    _, config = demo
+    return [
+        "train", "--data-dir", data_dir, "--config", config, "--quiet",
+        "--cache-dir", tmp_path / "cache", "--model-out", model_out,
+    ]  # fmt: skip
+
+
+def _with_an_unseen_metric(demo, at):
+    """The demo's first train and test records; test records ``at`` get a metric of
+    metric_names.json that no training record has, the others training records' metrics.
+
+    Returns (train, test, the unseen metric).
+    """
+    data, _ = demo
+    train = _records(data / "train_data.json")[:N_TRAIN]
+    test = _records(data / "test_data.json")[:N_TEST]
+    in_train = {r["metric_name"] for r in train}
+    unseen = next(n for n in _records(data / "metric_names.json") if n not in in_train)
+    for i, record in enumerate(test):
+        record["metric_name"] = unseen if i in at else train[i]["metric_name"]
+    return train, test, unseen
+
+
 def _check_submission(path, n_test):
     sub = pd.read_csv(path)
     assert list(sub.columns) == ["ID", "score"]
@@ -96,7 +120,7 @@ def test_one_metric_in_train_swaps_in_the_metrics_the_embeddings_name(demo, tmp_
 def test_no_cv_needs_no_folds_fewer_conversations_than_folds(demo, tmp_path, capsys):
     """`run --cv-folds 0` and `train` of a single model build no folds: two conversations
     (under the 5 folds of the config's default) train."""
-    data, config = demo
+    data, _ = demo
     train = _records(data / "train_data.json")[:N_TRAIN]
     for i, record in enumerate(train):
         for field in ("system_prompt", "user_prompt", "response"):
@@ -105,34 +129,13 @@ def test_no_cv_needs_no_folds_fewer_conversations_than_folds(demo, tmp_path, cap
     code, _, err = _run(_run_args(demo, tmp_path, two, "--cv-folds", 0), capsys)
     assert code == 0, err
     _check_submission(tmp_path / "submission.csv", N_TEST)
-    code, _, err = _run(
-        [
-            "train",
-            "--data-dir",
-            two,
-            "--config",
-            config,
-            "--quiet",
-            "--cache-dir",
-            tmp_path / "cache",
-            "--model-out",
-            tmp_path / "m.joblib",
-        ],  # fmt: skip
-        capsys,
-    )
+    code, _, err = _run(_train_args(demo, tmp_path, two, tmp_path / "m.joblib"), capsys)
     assert code == 0, err
     assert (tmp_path / "m.joblib").is_file()
 
 
 def test_unknown_test_metric_without_embeddings_stops_before_fitting(demo, tmp_path, capsys):
-    data, _ = demo
-    train = _records(data / "train_data.json")[:N_TRAIN]
-    test = _records(data / "test_data.json")[:N_TEST]
-    in_train = {r["metric_name"] for r in train}
-    names = _records(data / "metric_names.json")
-    unseen = next(n for n in names if n not in in_train)
-    for i, record in enumerate(test):
-        record["metric_name"] = unseen if i in (4, 7) else train[i]["metric_name"]
+    train, test, unseen = _with_an_unseen_metric(demo, at=(4, 7))
     bad = _dataset(
         demo, tmp_path, "unseen", train=train, test=test, drop=["metric_name_embeddings.npy"]
     )
@@ -146,13 +149,7 @@ def test_unknown_test_metric_without_embeddings_stops_before_fitting(demo, tmp_p
 
 
 def test_unseen_test_metric_without_embeddings_runs_when_names_are_encoded(demo, tmp_path, capsys):
-    data, _ = demo
-    train = _records(data / "train_data.json")[:N_TRAIN]
-    test = _records(data / "test_data.json")[:N_TEST]
-    in_train = {r["metric_name"] for r in train}
-    unseen = next(n for n in _records(data / "metric_names.json") if n not in in_train)
-    for i, record in enumerate(test):
-        record["metric_name"] = unseen if i in (4, 7) else train[i]["metric_name"]
+    train, test, unseen = _with_an_unseen_metric(demo, at=(4, 7))
     folder = _dataset(
         demo, tmp_path, "encode", train=train, test=test, drop=["metric_name_embeddings.npy"]
     )
@@ -171,13 +168,7 @@ def test_unseen_test_metric_without_embeddings_runs_when_names_are_encoded(demo,
 
 
 def test_the_same_unseen_metric_is_fine_with_the_embeddings(demo, tmp_path, capsys):
-    data, _ = demo
-    train = _records(data / "train_data.json")[:N_TRAIN]
-    test = _records(data / "test_data.json")[:N_TEST]
-    in_train = {r["metric_name"] for r in train}
-    test[4]["metric_name"] = next(
-        n for n in _records(data / "metric_names.json") if n not in in_train
-    )
+    train, test, _ = _with_an_unseen_metric(demo, at=(4,))
     ok = _dataset(demo, tmp_path, "unseen_with_npy", train=train, test=test)
     code, _, err = _run(_run_args(demo, tmp_path, ok, "--cv-folds", 0), capsys)
     assert code == 0, err
@@ -312,24 +303,9 @@ def test_metric_name_in_another_case_is_suggested(demo, tmp_path, capsys):
 
 
 def test_predict_from_a_folder_reads_only_the_test_and_names_files(demo, tmp_path, capsys):
-    data, config = demo
     folder = _dataset(demo, tmp_path, "predict_here")
     model = tmp_path / "m.joblib"
-    code, _, err = _run(
-        [
-            "train",
-            "--data-dir",
-            folder,
-            "--config",
-            config,
-            "--quiet",
-            "--cache-dir",
-            tmp_path / "cache",
-            "--model-out",
-            model,
-        ],  # fmt: skip
-        capsys,
-    )
+    code, _, err = _run(_train_args(demo, tmp_path, folder, model), capsys)
     assert code == 0, err
     (folder / "train_data.json").write_text("[{broken", encoding="utf-8")
     predict = ["predict", "--model", model, "--cache-dir", tmp_path / "cache", "--quiet"]
@@ -358,32 +334,12 @@ def test_predict_from_a_folder_reads_only_the_test_and_names_files(demo, tmp_pat
 def test_predict_names_the_record_of_a_metric_the_model_never_saw(demo, tmp_path, capsys):
     """Without given embeddings the model knows only its training metrics; the error names
     the record in the whole file, not its position in a batch (``--batch-rows 4``)."""
-    data, config = demo
-    train = _records(data / "train_data.json")[:N_TRAIN]
-    test = _records(data / "test_data.json")[:N_TEST]
-    in_train = {r["metric_name"] for r in train}
-    unseen = next(n for n in _records(data / "metric_names.json") if n not in in_train)
-    for i, record in enumerate(test):
-        record["metric_name"] = train[i]["metric_name"]
+    train, test, unseen = _with_an_unseen_metric(demo, at=())
     folder = _dataset(
         demo, tmp_path, "fit_here", train=train, test=test, drop=["metric_name_embeddings.npy"]
     )
     model = tmp_path / "m.joblib"
-    code, _, err = _run(
-        [
-            "train",
-            "--data-dir",
-            folder,
-            "--config",
-            config,
-            "--quiet",
-            "--cache-dir",
-            tmp_path / "cache",
-            "--model-out",
-            model,
-        ],  # fmt: skip
-        capsys,
-    )
+    code, _, err = _run(_train_args(demo, tmp_path, folder, model), capsys)
     assert code == 0, err
     test[9]["metric_name"] = unseen
     other = tmp_path / "other_test.json"
