@@ -40,3 +40,21 @@ def write_file(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run the ``gbscore`` entry point on ``argv`` (any values, made strings); returns
+    ``(exit code, stdout, stderr)``."""
+    from gbscore.cli import main
+
+    def run(argv):
+        code = 0
+        try:
+            main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -36,17 +36,6 @@ def _write_json(path, obj):
     return path
 
 
-def _run(argv, capsys):
-    """Run the `gbscore` entry point; returns (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
@@ -143,16 +132,15 @@ def test_run_report_files(ran):
 
 
 @pytest.mark.slow
-def test_run_says_where_the_time_went(tmp_path, capsys):
+def test_run_says_where_the_time_went(tmp_path, run_cli):
     """The built-in demo (no --data-dir): the time line names each step and the report, and
     an encoding line counts the texts encoded, none on a second run from the same cache."""
     config = _write_json(tmp_path / "c.json", STACK_CONFIG)
     lines = []
     for i in range(2):
-        code, out, err = _run(
+        code, out, err = run_cli(
             ["run", "--config", config, "--demo-size", 60, 20, "--report-dir", tmp_path / f"r{i}",
              "--out", tmp_path / f"s{i}.csv", "--cache-dir", tmp_path / "cache", "--quiet"],
-            capsys,
         )  # fmt: skip
         assert code == 0, err
         lines.append(out.splitlines())
@@ -169,9 +157,9 @@ def test_run_says_where_the_time_went(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_predict_with_saved_model_gives_identical_submission(ran, capsys):
+def test_predict_with_saved_model_gives_identical_submission(ran, run_cli):
     out = ran["root"] / "again.csv"
-    code, _, err = _run(
+    code, _, err = run_cli(
         [
             "predict",
             "--model",
@@ -182,16 +170,14 @@ def test_predict_with_saved_model_gives_identical_submission(ran, capsys):
             out,
             "--quiet",
         ],
-        capsys,
     )
     assert code == 0, err
     assert out.read_bytes() == ran["submission"].read_bytes()
     # In batches of 7 rows (the last one short): the same file.
     small = ran["root"] / "batched.csv"
-    code, _, err = _run(
+    code, _, err = run_cli(
         ["predict", "--model", ran["report"] / "model.joblib", "--data-dir", ran["data"],
          "--out", small, "--batch-rows", "7", "--quiet"],
-        capsys,
     )  # fmt: skip
     assert code == 0, err
     # The same scores; BLAS may round the last bit differently for another matrix size.
@@ -201,10 +187,10 @@ def test_predict_with_saved_model_gives_identical_submission(ran, capsys):
 
 
 @pytest.mark.slow
-def test_predict_uncertainty_column(ran, capsys):
+def test_predict_uncertainty_column(ran, run_cli):
     out = ran["root"] / "with_sd.csv"
     test_file = ran["data"] / "test_data.json"
-    code, _, err = _run(
+    code, _, err = run_cli(
         [
             "predict",
             "--model",
@@ -215,7 +201,6 @@ def test_predict_uncertainty_column(ran, capsys):
             out,
             "--uncertainty",
         ],
-        capsys,
     )
     assert code == 0, err
     frame = pd.read_csv(out)
@@ -255,7 +240,7 @@ def _summary_tables(text):
 
 
 @pytest.mark.slow
-def test_cv_prints_and_reports_both_groupings(work, capsys):
+def test_cv_prints_and_reports_both_groupings(work, run_cli):
     """`gbscore cv` (default --grouping both) prints a table per grouping, each with every
     model, and the report's summary.md holds both tables with the same numbers."""
     root, data = work
@@ -273,11 +258,10 @@ def test_cv_prints_and_reports_both_groupings(work, capsys):
         },
     }
     report = root / "cv-report"
-    code, out, err = _run(
+    code, out, err = run_cli(
         ["cv", "--data-dir", data, "--config", _write_json(root / "cv.json", config),
          "--report-dir", report, "--folds", 2, "--quiet", "--cache-dir", root / "cache",
          "--n-jobs", 1],
-        capsys,
     )  # fmt: skip
     assert code == 0, err
     assert out.index("folds grouped by phrasing:") < out.index("folds grouped by conversation:")
@@ -305,16 +289,15 @@ def test_cv_prints_and_reports_both_groupings(work, capsys):
 
 
 @pytest.mark.slow
-def test_cv_model_override_and_one_grouping(work, capsys):
+def test_cv_model_override_and_one_grouping(work, run_cli):
     """--model replaces the config's model; --grouping conversation prints only that table."""
     root, data = work
     config = _write_json(root / "lgbm.json", {**SHARED, "model": "lightgbm"})
     report = root / "cv-ridge"
-    code, out, err = _run(
+    code, out, err = run_cli(
         ["cv", "--data-dir", data, "--config", config, "--model", "ridge",
          "--grouping", "conversation", "--report-dir", report, "--folds", 2, "--quiet",
          "--cache-dir", root / "cache", "--n-jobs", 1],
-        capsys,
     )  # fmt: skip
     assert code == 0, err
     printed = _printed_tables(out)
@@ -327,14 +310,13 @@ def test_cv_model_override_and_one_grouping(work, capsys):
 
 
 @pytest.mark.slow
-def test_train_model_override_beats_the_config(work, capsys, tmp_path):
+def test_train_model_override_beats_the_config(work, run_cli, tmp_path):
     root, data = work
     config = _write_json(tmp_path / "lgbm.json", {**SHARED, "model": "lightgbm"})
     out = tmp_path / "m.joblib"
-    code, _, err = _run(
+    code, _, err = run_cli(
         ["train", "--data-dir", data, "--config", config, "--model", "ridge", "--model-out", out,
          "--quiet", "--report-dir", tmp_path / "r", "--cache-dir", root / "cache"],
-        capsys,
     )  # fmt: skip
     assert code == 0, err
     model, metadata = load_model(out)
@@ -347,7 +329,7 @@ def test_train_model_override_beats_the_config(work, capsys, tmp_path):
     [SHARED["encoder"], None],
     ids=["replaces-char-tfidf", "default-encoder"],
 )
-def test_missing_encoder_is_one_clear_error(encoder, work, capsys, tmp_path):
+def test_missing_encoder_is_one_clear_error(encoder, work, run_cli, tmp_path):
     """--encoder replaces the config's encoder (whatever its kind and settings): a folder that
     does not exist stops the command with a message naming it and saying what to do."""
     root, data = work
@@ -355,11 +337,10 @@ def test_missing_encoder_is_one_clear_error(encoder, work, capsys, tmp_path):
     if encoder is not None:
         config["encoder"] = encoder
     out = tmp_path / "m.joblib"
-    code, _, err = _run(
+    code, _, err = run_cli(
         ["train", "--data-dir", data, "--config", _write_json(tmp_path / "c.json", config),
          "--encoder", "/nonexistent/path", "--model-out", out, "--quiet",
          "--report-dir", tmp_path / "r", "--cache-dir", tmp_path / "cache"],
-        capsys,
     )  # fmt: skip
     assert code == 2
     assert err.startswith("gbscore: error: ") and "Traceback" not in err
@@ -370,7 +351,7 @@ def test_missing_encoder_is_one_clear_error(encoder, work, capsys, tmp_path):
 
 
 @pytest.mark.slow
-def test_run_reads_tuned_label_policy_bands(tmp_path, capsys):
+def test_run_reads_tuned_label_policy_bands(tmp_path, run_cli):
     """A config exported with a tuned label-policy spec (as `gbscore tune` writes it) trains
     with those bands in `gbscore run --config`: every held-out mismatched pair of the run's
     CV is labelled inside the band, which the default policy (unrelated 0-4, related 4-7.5,
@@ -386,10 +367,9 @@ def test_run_reads_tuned_label_policy_bands(tmp_path, capsys):
         tmp_path / "tuned.json",
     )
     report, sub = tmp_path / "report", tmp_path / "submission.csv"
-    code, _, err = _run(
+    code, _, err = run_cli(
         ["run", "--config", config, "--demo-size", 120, 40, "--report-dir", report, "--out", sub,
          "--cache-dir", tmp_path / "cache", "--n-jobs", 1, "--quiet"],
-        capsys,
     )  # fmt: skip
     assert code == 0, err
     assert len(pd.read_csv(sub)) == 40
@@ -405,24 +385,23 @@ def test_run_reads_tuned_label_policy_bands(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_train_then_predict_single_model(work, capsys):
+def test_train_then_predict_single_model(work, run_cli):
     root, data = work
     config = _write_json(root / "ridge.json", {**SHARED, "model": "ridge"})
     model = root / "ridge.joblib"
-    code, out, err = _run(
+    code, out, err = run_cli(
         ["train", "--data-dir", data, "--config", config, "--model-out", model, "--quiet",
          "--report-dir", root / "r2", "--cache-dir", root / "cache"],
-        capsys,
     )  # fmt: skip
     assert code == 0, err
     assert model.is_file()
     sub = root / "ridge.csv"
-    code, _, err = _run(
-        ["predict", "--model", model, "--data-dir", data, "--out", sub, "--quiet"], capsys
+    code, _, err = run_cli(
+        ["predict", "--model", model, "--data-dir", data, "--out", sub, "--quiet"],
     )
     assert code == 0, err
     assert list(pd.read_csv(sub).columns) == ["ID", "score"]
-    code, _, err = _run(
+    code, _, err = run_cli(
         [
             "predict",
             "--model",
@@ -434,56 +413,55 @@ def test_train_then_predict_single_model(work, capsys):
             "--uncertainty",
             "--quiet",
         ],
-        capsys,
     )
     assert code == 2 and "gives no uncertainty" in err
 
 
-def test_bad_train_record_names_file_record_and_field(work, capsys, tmp_path):
+def test_bad_train_record_names_file_record_and_field(work, tmp_path, run_cli):
     _, data = work
     bad = tmp_path / "bad"
     shutil.copytree(data, bad)
     records = json.loads((bad / "train_data.json").read_text(encoding="utf-8"))
     records[3]["score"] = "ten"
     _write_json(bad / "train_data.json", records)
-    code, _, err = _run(
-        ["train", "--data-dir", bad, "--model-out", tmp_path / "m.joblib", "--quiet"], capsys
+    code, _, err = run_cli(
+        ["train", "--data-dir", bad, "--model-out", tmp_path / "m.joblib", "--quiet"],
     )
     assert code == 2
     assert "train_data.json" in err and "record 3" in err and "'score'" in err and "ten" in err
 
 
-def test_corrupt_train_file(work, capsys, tmp_path):
+def test_corrupt_train_file(work, tmp_path, run_cli):
     _, data = work
     bad = tmp_path / "bad"
     shutil.copytree(data, bad)
     (bad / "train_data.json").write_text('[{"metric_name": "x", ', encoding="utf-8")
-    code, _, err = _run(
-        ["run", "--data-dir", bad, "--report-dir", tmp_path / "r", "--quiet"], capsys
+    code, _, err = run_cli(
+        ["run", "--data-dir", bad, "--report-dir", tmp_path / "r", "--quiet"],
     )
     assert code == 2
     assert "train_data.json" in err and "not valid JSON" in err
 
 
-def test_stack_needs_two_folds(work, capsys, tmp_path):
+def test_stack_needs_two_folds(work, tmp_path, run_cli):
     _, data = work
-    code, _, err = _run(
-        ["run", "--data-dir", data, "--cv-folds", 1, "--report-dir", tmp_path, "--quiet"], capsys
+    code, _, err = run_cli(
+        ["run", "--data-dir", data, "--cv-folds", 1, "--report-dir", tmp_path, "--quiet"],
     )
     assert code == 2 and "--cv-folds" in err and "at least 2 folds" in err
 
 
-def test_bad_config(work, capsys, tmp_path):
+def test_bad_config(work, tmp_path, run_cli):
     _, data = work
     config = _write_json(tmp_path / "c.json", {"model": "stack", "stack": {"models": ["xgboost"]}})
-    code, _, err = _run(
-        ["cv", "--data-dir", data, "--config", config, "--report-dir", tmp_path, "--quiet"], capsys
+    code, _, err = run_cli(
+        ["cv", "--data-dir", data, "--config", config, "--report-dir", tmp_path, "--quiet"],
     )
     assert code == 2 and "stack.models.xgboost" in err
 
 
 @pytest.mark.slow
-def test_cv_buffer_auto_is_matched_to_the_test_set(work, capsys, tmp_path):
+def test_cv_buffer_auto_is_matched_to_the_test_set(work, run_cli, tmp_path):
     """cv.buffer "auto": a test set phrased unlike train buffers the phrasing folds (the
     conversation folds beside them stay unbuffered); the config the report saves, its metrics
     and its summary give the buffer used."""
@@ -502,10 +480,9 @@ def test_cv_buffer_auto_is_matched_to_the_test_set(work, capsys, tmp_path):
     cv = {"n_splits": 3, "buffer": "auto"}
     config = _write_json(tmp_path / "c.json", {**SHARED, "model": "ridge", "cv": cv})
     for where, report in ((rephrased, tmp_path / "far"), (data, tmp_path / "near")):
-        code, out, err = _run(
+        code, out, err = run_cli(
             ["cv", "--data-dir", where, "--config", config,
              "--report-dir", report, "--quiet", "--cache-dir", root / "cache", "--n-jobs", 1],
-            capsys,
         )  # fmt: skip
         assert code == 0, err
     far = json.loads((tmp_path / "far" / "config.json").read_text())["cv"]["buffer"]

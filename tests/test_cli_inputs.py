@@ -24,17 +24,6 @@ CONFIG = {
 N_TRAIN, N_TEST = 40, 12
 
 
-def _run(argv, capsys):
-    """Run the `gbscore` entry point; returns (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def _records(path):
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -106,18 +95,18 @@ def _check_submission(path, n_test):
     assert sub["score"].notna().all() and sub["score"].between(0, 10).all()
 
 
-def test_one_metric_in_train_swaps_in_the_metrics_the_embeddings_name(demo, tmp_path, capsys):
+def test_one_metric_in_train_swaps_in_the_metrics_the_embeddings_name(demo, tmp_path, run_cli):
     data, _ = demo
     train = _records(data / "train_data.json")[:N_TRAIN]
     for record in train:
         record["metric_name"] = train[0]["metric_name"]
     one = _dataset(demo, tmp_path, "one_metric", train=train)
-    code, _, err = _run(_run_args(demo, tmp_path, one, "--cv-folds", 0), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, one, "--cv-folds", 0))
     assert code == 0, err
     _check_submission(tmp_path / "submission.csv", N_TEST)
 
 
-def test_no_cv_needs_no_folds_fewer_conversations_than_folds(demo, tmp_path, capsys):
+def test_no_cv_needs_no_folds_fewer_conversations_than_folds(demo, tmp_path, run_cli):
     """`run --cv-folds 0` and `train` of a single model build no folds: two conversations
     (under the 5 folds of the config's default) train."""
     data, _ = demo
@@ -126,20 +115,20 @@ def test_no_cv_needs_no_folds_fewer_conversations_than_folds(demo, tmp_path, cap
         for field in ("system_prompt", "user_prompt", "response"):
             record[field] = train[i % 2][field]
     two = _dataset(demo, tmp_path, "two_conversations", train=train)
-    code, _, err = _run(_run_args(demo, tmp_path, two, "--cv-folds", 0), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, two, "--cv-folds", 0))
     assert code == 0, err
     _check_submission(tmp_path / "submission.csv", N_TEST)
-    code, _, err = _run(_train_args(demo, tmp_path, two, tmp_path / "m.joblib"), capsys)
+    code, _, err = run_cli(_train_args(demo, tmp_path, two, tmp_path / "m.joblib"))
     assert code == 0, err
     assert (tmp_path / "m.joblib").is_file()
 
 
-def test_unknown_test_metric_without_embeddings_stops_before_fitting(demo, tmp_path, capsys):
+def test_unknown_test_metric_without_embeddings_stops_before_fitting(demo, tmp_path, run_cli):
     train, test, unseen = _with_an_unseen_metric(demo, at=(4, 7))
     bad = _dataset(
         demo, tmp_path, "unseen", train=train, test=test, drop=["metric_name_embeddings.npy"]
     )
-    code, _, err = _run(_run_args(demo, tmp_path, bad), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, bad))
     assert code == 2
     assert "test_data.json, record 4, field 'metric_name'" in err
     assert repr(unseen) in err and "metric_name_embeddings.npy" in err and "2 test records" in err
@@ -148,7 +137,7 @@ def test_unknown_test_metric_without_embeddings_stops_before_fitting(demo, tmp_p
     assert not (tmp_path / "submission.csv").exists()
 
 
-def test_unseen_test_metric_without_embeddings_runs_when_names_are_encoded(demo, tmp_path, capsys):
+def test_unseen_test_metric_without_embeddings_runs_when_names_are_encoded(demo, tmp_path, run_cli):
     train, test, unseen = _with_an_unseen_metric(demo, at=(4, 7))
     folder = _dataset(
         demo, tmp_path, "encode", train=train, test=test, drop=["metric_name_embeddings.npy"]
@@ -159,7 +148,7 @@ def test_unseen_test_metric_without_embeddings_runs_when_names_are_encoded(demo,
     args = _run_args(demo, tmp_path, folder, "--cv-folds", 0)
     args[args.index("--config") + 1] = config
     with pytest.warns(UserWarning, match=r"not known at fit time: \['" + re.escape(unseen)):
-        code, _, err = _run(args, capsys)
+        code, _, err = run_cli(args)
     assert code == 0, err
     _check_submission(tmp_path / "submission.csv", N_TEST)
     # No folds were run, so nothing was matched: the saved config keeps "auto" for a later CV.
@@ -167,16 +156,16 @@ def test_unseen_test_metric_without_embeddings_runs_when_names_are_encoded(demo,
     assert saved["cv"]["buffer"] == "auto"
 
 
-def test_the_same_unseen_metric_is_fine_with_the_embeddings(demo, tmp_path, capsys):
+def test_the_same_unseen_metric_is_fine_with_the_embeddings(demo, tmp_path, run_cli):
     train, test, _ = _with_an_unseen_metric(demo, at=(4,))
     ok = _dataset(demo, tmp_path, "unseen_with_npy", train=train, test=test)
-    code, _, err = _run(_run_args(demo, tmp_path, ok, "--cv-folds", 0), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, ok, "--cv-folds", 0))
     assert code == 0, err
     _check_submission(tmp_path / "submission.csv", N_TEST)
 
 
 @pytest.mark.parametrize("where", ["train_data.json", "test_data.json", "metric_names.json"])
-def test_lone_surrogate_escape_names_file_record_and_field(demo, tmp_path, capsys, where):
+def test_lone_surrogate_escape_names_file_record_and_field(demo, tmp_path, run_cli, where):
     data, _ = demo
     bad = _dataset(demo, tmp_path, "surrogate")
     text = (bad / where).read_text(encoding="utf-8")
@@ -191,7 +180,7 @@ def test_lone_surrogate_escape_names_file_record_and_field(demo, tmp_path, capsy
         text = json.dumps(records).replace("PLACEHOLDER", "ok \\udc80 then")
         expected = f"{where}, record 2, field 'response'"
     (bad / where).write_text(text, encoding="utf-8")
-    code, _, err = _run(_run_args(demo, tmp_path, bad), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, bad))
     assert code == 2
     assert expected in err and "lone surrogate" in err
 
@@ -205,7 +194,7 @@ def test_lone_surrogate_escape_names_file_record_and_field(demo, tmp_path, capsy
     ],
 )
 def test_output_path_of_the_wrong_kind_is_refused_up_front(
-    demo, tmp_path, capsys, option, make, message
+    demo, tmp_path, run_cli, option, make, message
 ):
     data, _ = demo
     target = tmp_path / "target"
@@ -218,25 +207,25 @@ def test_output_path_of_the_wrong_kind_is_refused_up_front(
         args[args.index(option) + 1] = target
     else:
         args += [option, target]
-    code, _, err = _run(args, capsys)
+    code, _, err = run_cli(args)
     assert code == 2 and message in err
     assert not (tmp_path / "submission.csv").exists()
 
 
-def test_one_fold_is_refused_for_a_single_model(demo, tmp_path, capsys):
+def test_one_fold_is_refused_for_a_single_model(demo, tmp_path, run_cli):
     data, _ = demo
-    code, _, err = _run(_run_args(demo, tmp_path, data, "--cv-folds", 1), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, data, "--cv-folds", 1))
     assert code == 2 and "--cv-folds" in err and "1 fold is no cross-validation" in err
 
 
-def test_uncertainty_of_a_model_without_one_is_refused_before_fitting(demo, tmp_path, capsys):
+def test_uncertainty_of_a_model_without_one_is_refused_before_fitting(demo, tmp_path, run_cli):
     data, _ = demo
-    code, _, err = _run(_run_args(demo, tmp_path, data, "--uncertainty"), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, data, "--uncertainty"))
     assert code == 2 and "--uncertainty" in err and "RidgeScoreRegressor" in err
     assert not (tmp_path / "report").exists()
 
 
-def test_unknown_param_is_a_short_error_with_a_suggestion(demo, tmp_path, capsys):
+def test_unknown_param_is_a_short_error_with_a_suggestion(demo, tmp_path, run_cli):
     data, _ = demo
     config = tmp_path / "typo.json"
     config.write_text(
@@ -245,14 +234,14 @@ def test_unknown_param_is_a_short_error_with_a_suggestion(demo, tmp_path, capsys
     )
     args = _run_args(demo, tmp_path, data)
     args[args.index("--config") + 1] = config
-    code, _, err = _run(args, capsys)
+    code, _, err = run_cli(args)
     assert code == 2
     assert "'model__alpah' is not a parameter of the ridge pipeline" in err
     assert "model__alpha" in err
     assert len(err) < 400 and "metric_emb_0" not in err
 
 
-def test_quiet_run_turns_off_the_hub_progress_bars(demo, tmp_path, capsys, monkeypatch):
+def test_quiet_run_turns_off_the_hub_progress_bars(demo, tmp_path, run_cli, monkeypatch):
     """--quiet sets the variable transformers reads for its "Loading weights" bar when first
     imported (the commands import it after this, and fold workers inherit it)."""
     import os
@@ -261,58 +250,58 @@ def test_quiet_run_turns_off_the_hub_progress_bars(demo, tmp_path, capsys, monke
     # setenv first, so that the teardown restores the variable's state before the test.
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "")
     monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS")
-    code, _, err = _run(_run_args(demo, tmp_path, data, "--cv-folds", 0), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, data, "--cv-folds", 0))
     assert code == 0, err
     assert os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1"
     _check_submission(tmp_path / "submission.csv", len(_records(data / "test_data.json")))
 
 
-def test_labels_that_do_not_match_the_test_set_stop_before_fitting(demo, tmp_path, capsys):
+def test_labels_that_do_not_match_the_test_set_stop_before_fitting(demo, tmp_path, run_cli):
     data, _ = demo
     short = _dataset(demo, tmp_path, "short_labels")
     labels = pd.read_csv(data / "test_labels.csv")
     labels.iloc[: N_TEST + 3].to_csv(short / "test_labels.csv", index=False)
-    code, _, err = _run(_run_args(demo, tmp_path, short), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, short))
     assert code == 2
     assert "test_labels.csv" in err and f"has {N_TEST + 3} labels" in err
     assert f"test_data.json has {N_TEST} records" in err
     assert not (tmp_path / "report").exists()
 
 
-def test_json_lines_file_gets_a_hint(demo, tmp_path, capsys):
+def test_json_lines_file_gets_a_hint(demo, tmp_path, run_cli):
     bad = _dataset(demo, tmp_path, "jsonl")
     records = _records(bad / "train_data.json")
     (bad / "train_data.json").write_text(
         "\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8"
     )
-    code, _, err = _run(_run_args(demo, tmp_path, bad), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, bad))
     assert code == 2
     assert "train_data.json: is not valid JSON: Extra data at line 2" in err
     assert "looks like JSON Lines" in err
 
 
-def test_metric_name_in_another_case_is_suggested(demo, tmp_path, capsys):
+def test_metric_name_in_another_case_is_suggested(demo, tmp_path, run_cli):
     data, _ = demo
     train = _records(data / "train_data.json")[:N_TRAIN]
     name = train[5]["metric_name"]
     train[5]["metric_name"] = name.upper()
     bad = _dataset(demo, tmp_path, "upper", train=train)
-    code, _, err = _run(_run_args(demo, tmp_path, bad), capsys)
+    code, _, err = run_cli(_run_args(demo, tmp_path, bad))
     assert code == 2
     assert "record 5, field 'metric_name'" in err and f"did you mean {name!r}?" in err
 
 
-def test_predict_from_a_folder_reads_only_the_test_and_names_files(demo, tmp_path, capsys):
+def test_predict_from_a_folder_reads_only_the_test_and_names_files(demo, tmp_path, run_cli):
     folder = _dataset(demo, tmp_path, "predict_here")
     model = tmp_path / "m.joblib"
-    code, _, err = _run(_train_args(demo, tmp_path, folder, model), capsys)
+    code, _, err = run_cli(_train_args(demo, tmp_path, folder, model))
     assert code == 0, err
     (folder / "train_data.json").write_text("[{broken", encoding="utf-8")
     predict = ["predict", "--model", model, "--cache-dir", tmp_path / "cache", "--quiet"]
-    code, _, err = _run([*predict, "--data-dir", folder, "--out", tmp_path / "a.csv"], capsys)
+    code, _, err = run_cli([*predict, "--data-dir", folder, "--out", tmp_path / "a.csv"])
     assert code == 0, err
-    code, _, err = _run(
-        [*predict, "--test", folder / "test_data.json", "--out", tmp_path / "b.csv"], capsys
+    code, _, err = run_cli(
+        [*predict, "--test", folder / "test_data.json", "--out", tmp_path / "b.csv"],
     )
     assert code == 0, err
     _check_submission(tmp_path / "a.csv", N_TEST)
@@ -321,17 +310,17 @@ def test_predict_from_a_folder_reads_only_the_test_and_names_files(demo, tmp_pat
     test = _records(folder / "test_data.json")
     test[3]["metric_name"] = "no_such_metric"
     _write(folder / "test_data.json", test)
-    code, _, err = _run([*predict, "--data-dir", folder, "--out", tmp_path / "c.csv"], capsys)
+    code, _, err = run_cli([*predict, "--data-dir", folder, "--out", tmp_path / "c.csv"])
     assert code == 2 and "record 3, field 'metric_name'" in err and "no_such_metric" in err
     assert f"not in {folder / 'metric_names.json'}" in err
     # --data-dir is a folder; a file goes to --test.
-    code, _, err = _run(
-        [*predict, "--data-dir", folder / "test_data.json", "--out", tmp_path / "d.csv"], capsys
+    code, _, err = run_cli(
+        [*predict, "--data-dir", folder / "test_data.json", "--out", tmp_path / "d.csv"],
     )
     assert code == 2 and "'--data-dir'" in err and "is a file" in err
 
 
-def test_predict_names_the_record_of_a_metric_the_model_never_saw(demo, tmp_path, capsys):
+def test_predict_names_the_record_of_a_metric_the_model_never_saw(demo, tmp_path, run_cli):
     """Without given embeddings the model knows only its training metrics; the error names
     the record in the whole file, not its position in a batch (``--batch-rows 4``)."""
     train, test, unseen = _with_an_unseen_metric(demo, at=())
@@ -339,12 +328,12 @@ def test_predict_names_the_record_of_a_metric_the_model_never_saw(demo, tmp_path
         demo, tmp_path, "fit_here", train=train, test=test, drop=["metric_name_embeddings.npy"]
     )
     model = tmp_path / "m.joblib"
-    code, _, err = _run(_train_args(demo, tmp_path, folder, model), capsys)
+    code, _, err = run_cli(_train_args(demo, tmp_path, folder, model))
     assert code == 0, err
     test[9]["metric_name"] = unseen
     other = tmp_path / "other_test.json"
     _write(other, test)
-    code, _, err = _run(
+    code, _, err = run_cli(
         [
             "predict",
             "--model",
@@ -358,8 +347,7 @@ def test_predict_names_the_record_of_a_metric_the_model_never_saw(demo, tmp_path
             tmp_path / "cache",
             "--out",
             tmp_path / "sub.csv",
-        ],  # fmt: skip
-        capsys,
+        ],  # fmt: skip,
     )
     assert code == 2
     assert "other_test.json, record 9, field 'metric_name'" in err and repr(unseen) in err
